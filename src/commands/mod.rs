@@ -1,0 +1,4 @@
+//! The commands of the `errwatch` binary, each a function over its inputs and outputs so that
+//! tests drive them as the binary does.
+
+pub mod classify;

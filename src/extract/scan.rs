@@ -1,0 +1,314 @@
+//! Byte-level scanning: where JSON-like documents sit inside text, how deep they nest, logfmt pairs.
+//!
+//! Nothing here allocates per byte or looks at a byte twice more than a bounded number of times:
+//! these scans run over every record that passes the prefilter, including hostile ones.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// The outcome of following a bracketed document from its opening byte.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Balanced {
+    /// The document closes; `end` is one past its closing bracket.
+    Closed { end: usize },
+    /// It nests deeper than allowed before closing.
+    TooDeep,
+    /// The input ends first.
+    Unterminated,
+}
+
+/// Follows the document that opens at `start` (`{` or `[`), skipping brackets inside strings.
+/// Both quote characters open strings so that Python reprs scan like JSON.
+pub fn follow_document(bytes: &[u8], start: usize, max_depth: usize) -> Balanced {
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for (index, &byte) in bytes.iter().enumerate().skip(start) {
+        if let Some(open_quote) = quote {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == open_quote {
+                quote = None;
+            }
+            continue;
+        }
+        match byte {
+            b'"' | b'\'' => quote = Some(byte),
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Balanced::TooDeep;
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Balanced::Closed { end: index + 1 };
+                }
+            }
+            _ => {}
+        }
+    }
+    Balanced::Unterminated
+}
+
+/// Spans of `text` that may hold a JSON object (or a Python dict repr): balanced `{...}` regions
+/// outside one another, in order. At most `max_attempts` openings are followed, so a line full of
+/// unmatched braces costs a bounded number of passes.
+pub fn document_spans(text: &str, max_depth: usize, max_attempts: usize) -> Result<Vec<Range<usize>>, TooDeep> {
+    let bytes = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut from = 0;
+    let mut attempts = 0;
+    while let Some(offset) = bytes.get(from..).and_then(|rest| memchr::memchr(b'{', rest)) {
+        let start = from + offset;
+        attempts += 1;
+        if attempts > max_attempts {
+            break;
+        }
+        match follow_document(bytes, start, max_depth) {
+            Balanced::Closed { end } => {
+                spans.push(start..end);
+                from = end;
+            }
+            Balanced::TooDeep => return Err(TooDeep),
+            Balanced::Unterminated => from = start + 1,
+        }
+    }
+    Ok(spans)
+}
+
+/// A document nests deeper than the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep;
+
+/// One `key=value` pair of a logfmt line; quoted values are unescaped.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LogfmtPair<'a> {
+    pub key: &'a str,
+    pub value: Cow<'a, str>,
+    /// Where the value (quotes included) sits in the scanned text.
+    pub value_span: Range<usize>,
+}
+
+/// The logfmt pairs of `text`, in order, at most `max_pairs`. A key starts the text or follows
+/// whitespace, so `?filter=x` inside a URL is not a pair.
+pub fn logfmt_pairs(text: &str, max_pairs: usize) -> Vec<LogfmtPair<'_>> {
+    let bytes = text.as_bytes();
+    let mut pairs = Vec::new();
+    let mut from = 0;
+    while pairs.len() < max_pairs {
+        let Some(offset) = bytes.get(from..).and_then(|rest| memchr::memchr(b'=', rest)) else {
+            break;
+        };
+        let equals = from + offset;
+        from = equals + 1;
+        let key_start = bytes
+            .get(..equals)
+            .and_then(|before| before.iter().rposition(|&b| !is_key_byte(b)).map(|p| p + 1))
+            .unwrap_or(0);
+        let key_is_free_standing = key_start == 0 || bytes.get(key_start - 1).is_some_and(u8::is_ascii_whitespace);
+        let Some(key) = text.get(key_start..equals) else { continue };
+        if key.is_empty() || !key_is_free_standing || !key.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b'@') {
+            continue;
+        }
+        let value_start = equals + 1;
+        let (value, value_end) = if bytes.get(value_start) == Some(&b'"') {
+            match quoted_value(text, value_start) {
+                Some(found) => found,
+                None => break,
+            }
+        } else {
+            let end = bytes
+                .get(value_start..)
+                .and_then(|rest| rest.iter().position(u8::is_ascii_whitespace))
+                .map_or(bytes.len(), |p| value_start + p);
+            (Cow::Borrowed(text.get(value_start..end).unwrap_or_default()), end)
+        };
+        pairs.push(LogfmtPair { key, value, value_span: value_start..value_end });
+        from = value_end;
+    }
+    pairs
+}
+
+fn is_key_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'@')
+}
+
+/// Reads a double-quoted logfmt value starting at `start` (the quote) and returns it unescaped
+/// with the index one past the closing quote; `None` when it never closes.
+fn quoted_value(text: &str, start: usize) -> Option<(Cow<'_, str>, usize)> {
+    let bytes = text.as_bytes();
+    let body_start = start + 1;
+    let mut index = body_start;
+    let mut has_escapes = false;
+    loop {
+        match bytes.get(index)? {
+            b'\\' => {
+                has_escapes = true;
+                index += 2;
+            }
+            b'"' => break,
+            _ => index += 1,
+        }
+    }
+    let body = text.get(body_start..index)?;
+    let value = if has_escapes { Cow::Owned(unescape_logfmt(body)) } else { Cow::Borrowed(body) };
+    Some((value, index + 1))
+}
+
+fn unescape_logfmt(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other @ ('"' | '\\')) => out.push(other),
+            // Unknown escapes are kept whole: they may belong to JSON nested in the value.
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Rewrites a Python literal (`{'error': {'code': 'Forbidden', 'ok': True}}`) as JSON, or `None`
+/// when it is not one that JSON can hold.
+pub fn python_repr_to_json(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push('"');
+                loop {
+                    let inner = chars.next()?;
+                    match inner {
+                        '\\' => match chars.next()? {
+                            '\'' => out.push('\''),
+                            'x' => {
+                                let high = chars.next()?;
+                                let low = chars.next()?;
+                                out.push_str("\\u00");
+                                out.push(high);
+                                out.push(low);
+                            }
+                            escaped => {
+                                out.push('\\');
+                                out.push(escaped);
+                            }
+                        },
+                        '"' if c == '\'' => out.push_str("\\\""),
+                        _ if inner == c => break,
+                        _ => out.push(inner),
+                    }
+                }
+                out.push('"');
+            }
+            'T' | 'F' | 'N' => {
+                let mut word = String::from(c);
+                while let Some(&next) = chars.peek() {
+                    if !next.is_ascii_alphabetic() {
+                        break;
+                    }
+                    word.push(next);
+                    chars.next();
+                }
+                out.push_str(match word.as_str() {
+                    "True" => "true",
+                    "False" => "false",
+                    "None" => "null",
+                    _ => return None,
+                });
+            }
+            _ => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_spans(text: &str, expected: &[&str]) {
+        let spans = document_spans(text, 128, 32).expect("not too deep");
+        let found: Vec<&str> = spans.into_iter().map(|span| &text[span]).collect();
+        assert_eq!(found, expected, "text: {text:?}");
+    }
+
+    #[test]
+    fn documents_inside_text() {
+        check_spans(r#"Invoke-RestMethod: {"error":{"code":"X"}}"#, &[r#"{"error":{"code":"X"}}"#]);
+        check_spans(r#"a {"x":"}"} b {"y":1} c"#, &[r#"{"x":"}"}"#, r#"{"y":1}"#]);
+        check_spans("MDE error: {'error': {'message': \"it's\"}}", &["{'error': {'message': \"it's\"}}"]);
+        check_spans(r#"template {Status} then {"status":403}"#, &["{Status}", r#"{"status":403}"#]);
+        check_spans(r#"unterminated {"error":{"code":"X"}"#, &[r#"{"code":"X"}"#]);
+        check_spans("no braces at all", &[]);
+        check_spans(r#"{"a":"\"}"}"#, &[r#"{"a":"\"}"}"#]);
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(follow_document(deep.as_bytes(), 0, 128), Balanced::TooDeep);
+        let exact = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert_eq!(follow_document(exact.as_bytes(), 0, 128), Balanced::Closed { end: 256 });
+        assert_eq!(document_spans(&format!("x {{{}", "{".repeat(200)), 128, 32), Err(TooDeep));
+    }
+
+    #[test]
+    fn attempts_are_bounded() {
+        let text = "{".repeat(100_000);
+        assert_eq!(document_spans(&text, 200_000, 8), Ok(vec![]));
+    }
+
+    #[test]
+    fn logfmt_pairs_with_quoted_json() {
+        let text = r#"ts=2026-11-26T10:00:05Z level=error status=429 body="{\"error\":{\"code\":\"X\"}}" url=https://h/p?a=b"#;
+        let pairs = logfmt_pairs(text, 100);
+        let found: Vec<(&str, &str)> = pairs.iter().map(|p| (p.key, p.value.as_ref())).collect();
+        assert_eq!(
+            found,
+            vec![
+                ("ts", "2026-11-26T10:00:05Z"),
+                ("level", "error"),
+                ("status", "429"),
+                ("body", r#"{"error":{"code":"X"}}"#),
+                ("url", "https://h/p?a=b"),
+            ]
+        );
+        assert_eq!(&text[pairs[3].value_span.clone()], r#""{\"error\":{\"code\":\"X\"}}""#);
+    }
+
+    #[test]
+    fn logfmt_ignores_what_is_not_a_pair() {
+        assert!(logfmt_pairs("GET https://host/api?filter=x -> 401", 10).is_empty());
+        assert!(logfmt_pairs("a == b", 10).is_empty());
+        assert!(logfmt_pairs("=value", 10).is_empty());
+        assert_eq!(logfmt_pairs(r#"k="never closes"#, 10), vec![]);
+        assert_eq!(logfmt_pairs("a=1 b=2 c=3", 2).len(), 2);
+    }
+
+    #[test]
+    fn python_reprs_become_json() {
+        let repr = "{'error': {'code': 'Forbidden', 'message': 'say \"hi\" it\\'s', 'ok': True, 'n': None}}";
+        let json = python_repr_to_json(repr).unwrap();
+        assert_eq!(json, r#"{"error": {"code": "Forbidden", "message": "say \"hi\" it's", "ok": true, "n": null}}"#);
+        assert_eq!(python_repr_to_json("{'a': Nothing}"), None);
+        assert_eq!(python_repr_to_json("{'unterminated"), None);
+        assert_eq!(python_repr_to_json(r"{'a': '\x41'}").as_deref(), Some(r#"{"a": "\u0041"}"#));
+    }
+}

@@ -1,0 +1,591 @@
+//! The walk over a record: every JSON document, escaped document, logfmt pair and stretch of text,
+//! in document order, collecting what classification needs.
+//!
+//! One pass, no backtracking. Candidates for each fact (status, ids, timestamp, ...) are ranked as
+//! they are met, by the spec's order of names, then by depth (the shallowest wins), then by
+//! document order, so the walk never needs a second look at the tree.
+
+use std::ops::Range;
+
+use super::scan::{self, TooDeep};
+use super::text::{self, NameBuffer, RetryAfterText};
+use super::{Family, RetryAfter};
+use crate::guid::Guid;
+use crate::json::{self, Map, Value};
+use crate::timestamp::Timestamp;
+
+/// Documents (JSON, escaped JSON, Python reprs) parsed per record, at most.
+const MAX_DOCUMENTS: usize = 32;
+/// Openings of `{` followed per stretch of text, at most.
+const MAX_DOCUMENT_ATTEMPTS: usize = 32;
+/// Envelopes remembered per record, at most.
+const MAX_ENVELOPES: usize = 64;
+/// logfmt pairs read per stretch of text, at most.
+const MAX_LOGFMT_PAIRS: usize = 256;
+/// Links of an `innerError` chain followed, at most.
+const MAX_INNER_ERROR_CHAIN: usize = 16;
+
+/// An envelope met during the walk.
+#[derive(Debug)]
+pub(super) struct FoundEnvelope {
+    pub family: Family,
+    pub raw_code: Option<String>,
+    pub message: Option<String>,
+    /// The family's own correlation id, when it is a GUID.
+    pub family_id: Option<Guid>,
+    /// The envelope this one is nested in.
+    pub parent: Option<usize>,
+    /// The raw codes met below this envelope: `Walker::codes[codes]`.
+    pub codes: Range<usize>,
+}
+
+/// The best candidate so far for one fact, by (rank, depth, document order).
+#[derive(Debug)]
+pub(super) struct Best<T> {
+    key: (u8, usize, u32),
+    pub value: Option<T>,
+}
+
+impl<T> Default for Best<T> {
+    fn default() -> Self {
+        Best { key: (u8::MAX, usize::MAX, u32::MAX), value: None }
+    }
+}
+
+impl<T> Best<T> {
+    fn offer(&mut self, rank: u8, depth: usize, order: u32, make: impl FnOnce() -> Option<T>) {
+        let key = (rank, depth, order);
+        if key < self.key {
+            if let Some(value) = make() {
+                self.key = key;
+                self.value = Some(value);
+            }
+        }
+    }
+}
+
+/// Everything the walk found in one record.
+#[derive(Debug, Default)]
+pub(super) struct Walker {
+    max_depth: usize,
+    documents_left: usize,
+    order: u32,
+    pub too_deep: bool,
+    pub envelopes: Vec<FoundEnvelope>,
+    pub codes: Vec<String>,
+    open_envelopes: Vec<usize>,
+    pub status: Best<u16>,
+    pub text_error_status: Option<u16>,
+    pub text_other_status: Option<u16>,
+    pub correlation_id: Best<Guid>,
+    pub timestamp: Best<Timestamp>,
+    pub retry_after: Best<RetryAfter>,
+    pub message: Best<String>,
+    pub service: Best<String>,
+    pub method: Best<String>,
+    pub url: Best<String>,
+    pub tenant_id: Best<Guid>,
+}
+
+/// What a field's name says it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Status,
+    Timestamp,
+    CorrelationId(u8),
+    RetryAfterSeconds,
+    RetryAfterMillis,
+    Service(u8),
+    Method,
+    Url,
+    TenantId,
+    Message,
+    Code,
+    Other,
+}
+
+fn role(parent: &NameBuffer, name: &NameBuffer) -> Role {
+    match name.as_bytes() {
+        b"status" | b"statuscode" | b"httpstatus" | b"httpstatuscode" => Role::Status,
+        b"ts" | b"@t" | b"@timestamp" | b"time" | b"timestamp" => Role::Timestamp,
+        b"correlationid" => Role::CorrelationId(0),
+        b"requestid" => Role::CorrelationId(1),
+        b"xmsrequestid" => Role::CorrelationId(2),
+        b"clientrequestid" => Role::CorrelationId(3),
+        b"retryafter" => Role::RetryAfterSeconds,
+        b"retryafterms" | b"xmsretryafterms" => Role::RetryAfterMillis,
+        b"service" => Role::Service(0),
+        b"servicename" => Role::Service(1),
+        b"name" if parent.is("service") => Role::Service(1),
+        b"app" => Role::Service(2),
+        b"application" => Role::Service(3),
+        b"logger" => Role::Service(4),
+        b"source" => Role::Service(5),
+        b"method" => Role::Method,
+        b"url" | b"uri" => Role::Url,
+        b"full" if parent.is("url") => Role::Url,
+        b"tenant" | b"tenantid" | b"tid" => Role::TenantId,
+        b"msg" | b"message" => Role::Message,
+        b"code" => Role::Code,
+        _ => Role::Other,
+    }
+}
+
+/// The normalised last segment of a (possibly dotted) key, and the segment before it: the
+/// previous segment of the same key, or the enclosing field's name.
+fn key_names(key: &str, enclosing: &NameBuffer) -> (NameBuffer, NameBuffer) {
+    match key.rsplit_once('.') {
+        Some((head, last)) => {
+            let parent = head.rsplit('.').next().unwrap_or(head);
+            (NameBuffer::normalise(parent.as_bytes()), NameBuffer::normalise(last.as_bytes()))
+        }
+        None => (*enclosing, NameBuffer::normalise(key.as_bytes())),
+    }
+}
+
+/// A field's value as the fact collectors see it.
+#[derive(Clone, Copy)]
+enum FieldValue<'a> {
+    Text(&'a str),
+    Number(f64),
+    Other,
+}
+
+impl<'a> FieldValue<'a> {
+    fn of(value: &'a Value) -> Self {
+        match value {
+            Value::String(text) => FieldValue::Text(text),
+            Value::Number(number) => number.as_f64().map_or(FieldValue::Other, FieldValue::Number),
+            _ => FieldValue::Other,
+        }
+    }
+
+    fn text(self) -> Option<&'a str> {
+        match self {
+            FieldValue::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// How an object holds an envelope.
+enum Detected<'a> {
+    /// `error` (or `odata.error`) is an object: the envelope body, under the key at `key_index`.
+    Body { key_index: usize, family: Family, body: &'a Map<String, Value> },
+    /// The object itself is a token-endpoint error (`error` is a string).
+    Aad,
+}
+
+impl Walker {
+    pub fn new(max_depth: usize) -> Walker {
+        Walker { max_depth, documents_left: MAX_DOCUMENTS, ..Walker::default() }
+    }
+
+    /// Walks a whole record. A record that is one JSON document is walked as that document;
+    /// anything else as text, which finds the documents inside it.
+    pub fn walk_record(&mut self, record: &str) {
+        let trimmed = record.trim();
+        if trimmed.starts_with('[') {
+            match scan::follow_document(trimmed.as_bytes(), 0, self.max_depth) {
+                scan::Balanced::TooDeep => {
+                    self.too_deep = true;
+                    return;
+                }
+                scan::Balanced::Closed { end } if end == trimmed.len() => {
+                    if let Some(document) = json::parse(trimmed) {
+                        self.walk_value(&document, 1, &NameBuffer::default());
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.walk_text(record, 1);
+    }
+
+    fn inside_envelope(&self) -> bool {
+        !self.open_envelopes.is_empty()
+    }
+
+    fn next_order(&mut self) -> u32 {
+        self.order = self.order.saturating_add(1);
+        self.order
+    }
+
+    fn walk_value(&mut self, value: &Value, depth: usize, enclosing: &NameBuffer) {
+        if self.too_deep {
+            return;
+        }
+        match value {
+            Value::Object(map) => self.walk_object(map, depth, enclosing, false),
+            Value::Array(items) => {
+                for item in items {
+                    self.walk_value(item, depth + 1, enclosing);
+                }
+            }
+            Value::String(text) => {
+                self.walk_text(text, depth);
+            }
+            _ => {}
+        }
+    }
+
+    fn walk_object(&mut self, map: &Map<String, Value>, depth: usize, enclosing: &NameBuffer, is_envelope_body: bool) {
+        let detected = detect_envelope(map);
+        let aad_index = matches!(detected, Some(Detected::Aad)).then(|| self.open_aad_envelope(map));
+        for (index, (key, value)) in map.iter().enumerate() {
+            let order = self.next_order();
+            let (parent, name) = key_names(key, enclosing);
+            let role = role(&parent, &name);
+            self.collect(role, FieldValue::of(value), depth, order);
+            match &detected {
+                Some(Detected::Body { key_index, family, body }) if *key_index == index => {
+                    self.walk_envelope(*family, body, depth + 1, &name);
+                    continue;
+                }
+                Some(Detected::Aad) if aad_index.is_some() && (name.is("error") || name.is("errordescription") || name.is("errorcodes")) => continue,
+                _ => {}
+            }
+            if role == Role::Code && self.inside_envelope() && !is_envelope_body {
+                if let Some(code) = raw_code(value) {
+                    self.codes.push(code);
+                }
+            }
+            self.walk_value(value, depth + 1, &name);
+        }
+    }
+
+    fn walk_envelope(&mut self, family: Family, body: &Map<String, Value>, depth: usize, name: &NameBuffer) {
+        let code = get(body, "code").and_then(raw_code);
+        let message = get(body, "message").and_then(message_text);
+        let family_id = match family {
+            Family::Mde | Family::Rest => get(body, "target").and_then(Value::as_str).and_then(Guid::parse),
+            Family::Graph => graph_request_id(body),
+            Family::ODataV3 => get(body, "requestid").and_then(Value::as_str).and_then(Guid::parse),
+            Family::Aad | Family::StatusOnly => None,
+        };
+        let index = self.open_envelope(family, code, message, family_id);
+        if let Some(index) = index {
+            self.open_envelopes.push(index);
+        }
+        self.walk_object(body, depth, name, true);
+        if let Some(index) = index {
+            self.open_envelopes.pop();
+            self.close_envelope(index);
+        }
+    }
+
+    fn open_aad_envelope(&mut self, map: &Map<String, Value>) -> Option<usize> {
+        let code = get(map, "error").and_then(raw_code);
+        let message = get(map, "errordescription").and_then(message_text);
+        let family_id = ["correlationid", "traceid"]
+            .iter()
+            .find_map(|name| get(map, name).and_then(Value::as_str).and_then(Guid::parse));
+        let index = self.open_envelope(Family::Aad, code, message, family_id)?;
+        if let Some(Value::Array(codes)) = get(map, "errorcodes") {
+            self.codes.extend(codes.iter().filter_map(raw_code));
+        }
+        self.close_envelope(index);
+        Some(index)
+    }
+
+    fn open_envelope(&mut self, family: Family, raw_code: Option<String>, message: Option<String>, family_id: Option<Guid>) -> Option<usize> {
+        if self.envelopes.len() >= MAX_ENVELOPES {
+            return None;
+        }
+        // An envelope's own code is an inner code of the envelopes around it.
+        if let Some(code) = &raw_code {
+            if self.inside_envelope() {
+                self.codes.push(code.clone());
+            }
+        }
+        let start = self.codes.len();
+        self.envelopes.push(FoundEnvelope {
+            family,
+            raw_code,
+            message,
+            family_id,
+            parent: self.open_envelopes.last().copied(),
+            codes: start..start,
+        });
+        Some(self.envelopes.len() - 1)
+    }
+
+    fn close_envelope(&mut self, index: usize) {
+        let end = self.codes.len();
+        if let Some(envelope) = self.envelopes.get_mut(index) {
+            envelope.codes.end = end;
+        }
+    }
+
+    /// Offers a field's value to the fact it may hold. Inside an envelope only statuses count:
+    /// ids, times and context there belong to the API's answer, not to the record.
+    fn collect(&mut self, role: Role, value: FieldValue<'_>, depth: usize, order: u32) {
+        if role == Role::Status {
+            self.status.offer(0, depth, order, || status_value(value));
+            return;
+        }
+        if self.inside_envelope() {
+            return;
+        }
+        let text = value.text().map(str::trim).filter(|text| !text.is_empty());
+        match role {
+            Role::Timestamp => self.timestamp.offer(0, depth, order, || match value {
+                FieldValue::Text(text) => Timestamp::parse_field(text),
+                FieldValue::Number(number) => Timestamp::from_epoch_number(number),
+                FieldValue::Other => None,
+            }),
+            Role::CorrelationId(rank) => self.correlation_id.offer(rank, depth, order, || text.and_then(Guid::parse)),
+            Role::RetryAfterSeconds | Role::RetryAfterMillis => {
+                let scale = if role == Role::RetryAfterMillis { 1000.0 } else { 1.0 };
+                self.retry_after.offer(0, depth, order, || match value {
+                    FieldValue::Number(number) => Some(RetryAfter::Seconds(number / scale)),
+                    FieldValue::Text(text) => retry_after_value(text.trim(), scale),
+                    FieldValue::Other => None,
+                });
+            }
+            Role::Service(rank) => self.service.offer(rank, depth, order, || text.map(str::to_owned)),
+            Role::Method => self.method.offer(0, depth, order, || text.map(str::to_ascii_uppercase)),
+            Role::Url => self.url.offer(0, depth, order, || text.map(str::to_owned)),
+            Role::TenantId => self.tenant_id.offer(0, depth, order, || text.and_then(Guid::parse)),
+            Role::Message => self.message.offer(0, depth, order, || value.text().map(str::to_owned)),
+            Role::Status | Role::Code | Role::Other => {}
+        }
+    }
+
+    /// Walks a stretch of text (a whole record, or a string value) at `depth`: the documents
+    /// inside it, its logfmt pairs, and its free text. Returns whether it held a document.
+    fn walk_text(&mut self, text: &str, depth: usize) -> bool {
+        if self.too_deep || text.is_empty() {
+            return false;
+        }
+        let outside = !self.inside_envelope();
+        if outside {
+            let order = self.next_order();
+            self.timestamp.offer(0, depth, order, || Timestamp::parse_leading(text));
+        }
+        let documents = self.documents_in(text, depth);
+        if self.too_deep {
+            return false;
+        }
+        let mut masked: Vec<Range<usize>> = documents.iter().map(|(span, _)| span.clone()).collect();
+        if memchr::memchr(b'=', text.as_bytes()).is_some() {
+            for gap in gaps(text.len(), &masked.clone()) {
+                let Some(gap_text) = text.get(gap.clone()) else { continue };
+                for pair in scan::logfmt_pairs(gap_text, MAX_LOGFMT_PAIRS) {
+                    let order = self.next_order();
+                    let (parent, name) = key_names(pair.key, &NameBuffer::default());
+                    self.collect(role(&parent, &name), FieldValue::Text(&pair.value), depth, order);
+                    if pair.value.contains('{') && self.walk_text(&pair.value, depth + 1) {
+                        masked.push(gap.start + pair.value_span.start..gap.start + pair.value_span.end);
+                    }
+                }
+            }
+            masked.sort_by_key(|span| span.start);
+        }
+        let found_documents = !masked.is_empty();
+        let mut documents = documents.into_iter().peekable();
+        for gap in gaps(text.len(), &masked) {
+            while let Some((span, document)) = documents.next_if(|(span, _)| span.start < gap.start) {
+                debug_assert!(span.end <= gap.start);
+                self.walk_value(&document, depth, &NameBuffer::default());
+            }
+            if outside {
+                if let Some(gap_text) = text.get(gap) {
+                    self.read_free_text(gap_text, depth);
+                }
+            }
+        }
+        for (_, document) in documents {
+            self.walk_value(&document, depth, &NameBuffer::default());
+        }
+        found_documents
+    }
+
+    /// The documents in `text` that parse as JSON or as a Python repr, with their spans.
+    fn documents_in(&mut self, text: &str, depth: usize) -> Vec<(Range<usize>, Value)> {
+        if self.documents_left == 0 || memchr::memchr(b'{', text.as_bytes()).is_none() {
+            return Vec::new();
+        }
+        let remaining_depth = (self.max_depth + 1).saturating_sub(depth);
+        let spans = match scan::document_spans(text, remaining_depth, MAX_DOCUMENT_ATTEMPTS) {
+            Ok(spans) => spans,
+            Err(TooDeep) => {
+                self.too_deep = true;
+                return Vec::new();
+            }
+        };
+        let mut documents = Vec::new();
+        for span in spans {
+            if self.documents_left == 0 {
+                break;
+            }
+            self.documents_left -= 1;
+            let Some(candidate) = text.get(span.clone()) else { continue };
+            let parsed = json::parse(candidate).or_else(|| {
+                if candidate.contains('\'') {
+                    scan::python_repr_to_json(candidate).as_deref().and_then(json::parse)
+                } else {
+                    None
+                }
+            });
+            if let Some(document) = parsed.filter(Value::is_object) {
+                documents.push((span, document));
+            }
+        }
+        documents
+    }
+
+    /// Statuses, Retry-After, URL and named ids written in free text.
+    fn read_free_text(&mut self, text: &str, depth: usize) {
+        if self.text_error_status.is_none() {
+            let (error, other) = text::first_statuses(text);
+            self.text_error_status = error;
+            if self.text_other_status.is_none() {
+                self.text_other_status = other;
+            }
+        }
+        let order = self.next_order();
+        if let Some(found) = text::retry_after(text) {
+            self.retry_after.offer(1, depth, order, || match found {
+                RetryAfterText::Seconds(seconds) => Some(RetryAfter::Seconds(seconds)),
+                RetryAfterText::Date(date) => Timestamp::parse_http_date(date).map(RetryAfter::Date),
+            });
+        }
+        if let Some((verb, url)) = text::first_url(text) {
+            self.url.offer(1, depth, order, || Some(url.to_owned()));
+            if let Some(verb) = verb {
+                self.method.offer(1, depth, order, || Some(verb.to_owned()));
+            }
+        }
+        for (name, guid) in text::named_guids(text) {
+            match role(&NameBuffer::default(), &name) {
+                Role::CorrelationId(rank) => self.correlation_id.offer(rank, depth, order, || Some(guid)),
+                Role::TenantId => self.tenant_id.offer(1, depth, order, || Some(guid)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The stretches of `0..length` not covered by `masked` (sorted, non-overlapping spans).
+fn gaps(length: usize, masked: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut gaps = Vec::with_capacity(masked.len() + 1);
+    let mut start = 0;
+    for span in masked {
+        if span.start > start {
+            gaps.push(start..span.start);
+        }
+        start = start.max(span.end);
+    }
+    if start < length {
+        gaps.push(start..length);
+    }
+    gaps
+}
+
+fn detect_envelope(map: &Map<String, Value>) -> Option<Detected<'_>> {
+    let mut error_is_text = false;
+    let mut has_token_error_fields = false;
+    for (index, (key, value)) in map.iter().enumerate() {
+        let (parent, name) = key_names(key, &NameBuffer::default());
+        if name.is("error") {
+            match value {
+                Value::Object(body) if parent.is("odata") => {
+                    return Some(Detected::Body { key_index: index, family: Family::ODataV3, body });
+                }
+                Value::Object(body) => {
+                    if let Some(family) = body_family(body) {
+                        return Some(Detected::Body { key_index: index, family, body });
+                    }
+                }
+                Value::String(_) => error_is_text = true,
+                _ => {}
+            }
+        } else if name.is("errordescription") || name.is("errorcodes") {
+            has_token_error_fields = true;
+        }
+    }
+    (error_is_text && has_token_error_fields).then_some(Detected::Aad)
+}
+
+/// Which family an `error` object belongs to, or `None` when it is not an envelope at all
+/// (an application's own `error` object without a code).
+fn body_family(body: &Map<String, Value>) -> Option<Family> {
+    let has_code = get(body, "code").and_then(raw_code).is_some();
+    let has_guid_target = get(body, "target").and_then(Value::as_str).and_then(Guid::parse).is_some();
+    if has_code && has_guid_target {
+        Some(Family::Mde)
+    } else if get(body, "innererror").is_some() {
+        Some(Family::Graph)
+    } else if has_code {
+        Some(Family::Rest)
+    } else {
+        None
+    }
+}
+
+/// Graph's `innerError.request-id`, else its `client-request-id`, along the innerError chain.
+fn graph_request_id(body: &Map<String, Value>) -> Option<Guid> {
+    let mut chain = Vec::new();
+    let mut current = get(body, "innererror").and_then(Value::as_object);
+    while let Some(inner) = current {
+        if chain.len() >= MAX_INNER_ERROR_CHAIN {
+            break;
+        }
+        chain.push(inner);
+        current = get(inner, "innererror").and_then(Value::as_object);
+    }
+    ["requestid", "clientrequestid"].iter().find_map(|name| {
+        chain.iter().find_map(|inner| get(inner, name).and_then(Value::as_str).and_then(Guid::parse))
+    })
+}
+
+/// The value of the first field whose normalised name is `name`.
+fn get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    map.iter().find(|(key, _)| NameBuffer::normalise(key.as_bytes()).is(name)).map(|(_, value)| value)
+}
+
+/// A code as written: a string (trimmed, not empty) or a number, read as its digits.
+fn raw_code(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.trim()).filter(|text| !text.is_empty()).map(str::to_owned),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// An envelope's message: a string, or OData's `{"lang": ..., "value": ...}`.
+fn message_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Object(map) => get(map, "value").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// An HTTP status from a field: a number, or text that starts with one (`"429"`,
+/// `"429 Too Many Requests"`).
+fn status_value(value: FieldValue<'_>) -> Option<u16> {
+    let status = match value {
+        FieldValue::Number(number) if number.fract() == 0.0 && (100.0..=599.0).contains(&number) => number as u16,
+        FieldValue::Text(text) => {
+            let text = text.trim();
+            let digits = text.get(..3)?;
+            let rest = text.get(3..)?;
+            if !digits.bytes().all(|b| b.is_ascii_digit()) || rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+                return None;
+            }
+            digits.parse().ok()?
+        }
+        _ => return None,
+    };
+    (100..=599).contains(&status).then_some(status)
+}
+
+fn retry_after_value(text: &str, scale: f64) -> Option<RetryAfter> {
+    if let Ok(number) = text.parse::<f64>() {
+        return number.is_finite().then_some(RetryAfter::Seconds(number / scale));
+    }
+    Timestamp::parse_http_date(text).map(RetryAfter::Date)
+}

@@ -1,0 +1,144 @@
+//! GUIDs as they appear in Microsoft API logs, and the correlation id built on them.
+//!
+//! Clients write GUIDs in every case and with or without braces; people paste them the same way.
+//! Both sides go through [`Guid::parse`], so a lookup matches whatever form was logged.
+
+use std::fmt;
+
+/// A 128-bit GUID, written lowercase and hyphenated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid(u128);
+
+impl Guid {
+    /// Reads `8-4-4-4-12` hex digits, optionally in braces, or 32 hex digits without hyphens.
+    /// Surrounding whitespace is ignored; anything else is not a GUID.
+    pub fn parse(text: &str) -> Option<Guid> {
+        let text = text.trim();
+        let text = match text.strip_prefix('{') {
+            Some(inner) => inner.strip_suffix('}')?,
+            None => text,
+        };
+        let bytes = text.as_bytes();
+        let hyphenated = match bytes.len() {
+            36 => true,
+            32 => false,
+            _ => return None,
+        };
+        let mut value: u128 = 0;
+        for (index, &byte) in bytes.iter().enumerate() {
+            if hyphenated && matches!(index, 8 | 13 | 18 | 23) {
+                if byte != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let digit = (byte as char).to_digit(16)?;
+            value = (value << 4) | u128::from(digit);
+        }
+        Some(Guid(value))
+    }
+
+    /// Finds a GUID at the start of `text` (hyphenated form only), for ids embedded in free text.
+    pub fn parse_prefix(text: &str) -> Option<Guid> {
+        let text = text.strip_prefix('{').unwrap_or(text);
+        let candidate = text.get(..36)?;
+        let guid = Guid::parse(candidate)?;
+        let next = text.as_bytes().get(36).copied();
+        match next {
+            Some(byte) if byte.is_ascii_alphanumeric() => None,
+            _ => Some(guid),
+        }
+    }
+
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.0;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (value >> 96) as u32,
+            (value >> 80) as u16,
+            (value >> 64) as u16,
+            (value >> 48) as u16,
+            value & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The id a person pastes to find an incident: Defender's `target`, Graph's `request-id`, and so on.
+///
+/// Only a GUID can be a correlation id; anything else found in an id field is not one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CorrelationId(Guid);
+
+impl CorrelationId {
+    pub fn parse(text: &str) -> Option<CorrelationId> {
+        Guid::parse(text).map(CorrelationId)
+    }
+
+    pub fn guid(self) -> Guid {
+        self.0
+    }
+}
+
+impl From<Guid> for CorrelationId {
+    fn from(guid: Guid) -> Self {
+        CorrelationId(guid)
+    }
+}
+
+impl fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expected: Option<&str>) {
+        let actual = Guid::parse(input).map(|guid| guid.to_string());
+        assert_eq!(actual.as_deref(), expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn parses_the_forms_clients_write() {
+        let canonical = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        check(canonical, Some(canonical));
+        check("43F4CB08-8FAC-4B65-9DB1-745C2AE65F3A", Some(canonical));
+        check("{43f4cb08-8fac-4b65-9db1-745c2ae65f3a}", Some(canonical));
+        check(" 43f4cb08-8fac-4b65-9db1-745c2ae65f3a ", Some(canonical));
+        check("43f4cb088fac4b659db1745c2ae65f3a", Some(canonical));
+        check("00000000-0000-0000-0000-000000000000", Some("00000000-0000-0000-0000-000000000000"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_guid() {
+        check("", None);
+        check("contactInfo", None);
+        check("request-id", None);
+        check("43f4cb08-8fac-4b65-9db1-745c2ae65f3", None);
+        check("43f4cb08-8fac-4b65-9db1-745c2ae65f3aa", None);
+        check("43f4cb08_8fac_4b65_9db1_745c2ae65f3a", None);
+        check("g3f4cb08-8fac-4b65-9db1-745c2ae65f3a", None);
+        check("{43f4cb08-8fac-4b65-9db1-745c2ae65f3a", None);
+        check("43f4cb08-8fac-4b65-9db1-745c2ae65f3a}", None);
+        check("+3f4cb08-8fac-4b65-9db1-745c2ae65f3a", None);
+        check("é3f4cb08-8fac-4b65-9db1-745c2ae65f3", None);
+    }
+
+    #[test]
+    fn finds_a_guid_at_the_start_of_text() {
+        let found = Guid::parse_prefix("E3B0C442-98FC-4C14-9AFB-F4C8996FB924, next").map(|g| g.to_string());
+        assert_eq!(found.as_deref(), Some("e3b0c442-98fc-4c14-9afb-f4c8996fb924"));
+        assert_eq!(Guid::parse_prefix("e3b0c442-98fc-4c14-9afb-f4c8996fb9245"), None);
+        assert_eq!(Guid::parse_prefix("short"), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! Points in time as records write them, normalised to UTC with milliseconds.
+//!
+//! This is the one module that names `chrono`. Parsing is hand-written for the few shapes logs use
+//! (RFC 3339, ISO 8601 with a space, a comma before the fraction, no offset meaning UTC), because
+//! trying a list of format strings per record would cost more than classifying the record.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+/// A UTC instant with millisecond precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+/// Epoch numbers above this are milliseconds, below it seconds (10^11 s is the year 5138).
+const EPOCH_MILLIS_THRESHOLD: f64 = 1e11;
+
+impl Timestamp {
+    pub fn from_unix_millis(millis: i64) -> Option<Timestamp> {
+        DateTime::from_timestamp_millis(millis).map(Timestamp)
+    }
+
+    pub fn now() -> Timestamp {
+        Timestamp(Utc::now())
+    }
+
+    pub fn unix_millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// Reads an epoch number: seconds, or milliseconds when above 10^11.
+    pub fn from_epoch_number(number: f64) -> Option<Timestamp> {
+        if !number.is_finite() {
+            return None;
+        }
+        let millis = if number.abs() > EPOCH_MILLIS_THRESHOLD { number } else { number * 1000.0 };
+        // Out of chrono's range; the cast saturates, and from_timestamp_millis refuses the extremes.
+        if millis.abs() > 8.0e15 {
+            return None;
+        }
+        Timestamp::from_unix_millis(millis.round() as i64)
+    }
+
+    /// Reads a whole field value: a date-time stamp, or an epoch number written as a string.
+    pub fn parse_field(text: &str) -> Option<Timestamp> {
+        let text = text.trim();
+        if let Some((stamp, used)) = parse_stamp_prefix(text.as_bytes()) {
+            return text.get(used..).filter(|rest| rest.trim().is_empty()).map(|_| stamp);
+        }
+        if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit() || byte == b'.') {
+            return text.parse::<f64>().ok().and_then(Timestamp::from_epoch_number);
+        }
+        None
+    }
+
+    /// Reads a stamp at the very start of a text line, also inside `[...]`.
+    pub fn parse_leading(text: &str) -> Option<Timestamp> {
+        let bytes = text.trim_start().as_bytes();
+        let bytes = bytes.strip_prefix(b"[").unwrap_or(bytes);
+        let (stamp, used) = parse_stamp_prefix(bytes)?;
+        // "2026-11-26T10:00:01Z7" is not a stamp followed by text.
+        match bytes.get(used) {
+            Some(next) if next.is_ascii_alphanumeric() => None,
+            _ => Some(stamp),
+        }
+    }
+
+    /// Reads an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`), as Retry-After may carry.
+    pub fn parse_http_date(text: &str) -> Option<Timestamp> {
+        DateTime::parse_from_rfc2822(text.trim()).ok().map(|date| Timestamp(date.with_timezone(&Utc)))
+    }
+
+    /// Seconds from `self` to `later`, as a decimal.
+    pub fn seconds_until(self, later: Timestamp) -> f64 {
+        (later.0 - self.0).num_milliseconds() as f64 / 1000.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with milliseconds: `2026-11-26T10:00:01.123Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
+}
+
+/// Parses `YYYY-MM-DD[T ]HH:MM[:SS][(.|,)fraction][Z| UTC|±HH[:]MM]` at the start of `bytes` and
+/// returns the instant with the number of bytes used. A stamp without a year never matches.
+fn parse_stamp_prefix(bytes: &[u8]) -> Option<(Timestamp, usize)> {
+    let mut cursor = Cursor { bytes, position: 0 };
+    let year = cursor.digits(4)?;
+    cursor.expect_one_of(b"-/")?;
+    let month = cursor.digits(2)?;
+    cursor.expect_one_of(b"-/")?;
+    let day = cursor.digits(2)?;
+    cursor.expect_one_of(b"T t")?;
+    let hour = cursor.digits(2)?;
+    cursor.expect_one_of(b":")?;
+    let minute = cursor.digits(2)?;
+    let second = if cursor.peek() == Some(b':') {
+        cursor.position += 1;
+        cursor.digits(2)?
+    } else {
+        0
+    };
+    let mut nanos: u32 = 0;
+    if matches!(cursor.peek(), Some(b'.' | b',')) && cursor.peek_at(1).is_some_and(|b| b.is_ascii_digit()) {
+        cursor.position += 1;
+        let mut scale = 100_000_000u32;
+        while let Some(digit) = cursor.peek().filter(u8::is_ascii_digit) {
+            nanos += u32::from(digit - b'0') * scale;
+            scale /= 10;
+            cursor.position += 1;
+        }
+    }
+    let offset_seconds = cursor.offset()?;
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    // A leap second (":60") is clamped rather than refused: the record is still worth its minute.
+    let time = date.and_hms_nano_opt(hour, minute, second.min(59), nanos)?;
+    let utc = Utc.from_utc_datetime(&time) - chrono::Duration::seconds(i64::from(offset_seconds));
+    Some((Timestamp(utc), cursor.position))
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.position).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.position + ahead).copied()
+    }
+
+    fn digits(&mut self, count: usize) -> Option<u32> {
+        let slice = self.bytes.get(self.position..self.position + count)?;
+        let mut value = 0u32;
+        for &byte in slice {
+            if !byte.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u32::from(byte - b'0');
+        }
+        self.position += count;
+        Some(value)
+    }
+
+    fn expect_one_of(&mut self, allowed: &[u8]) -> Option<()> {
+        let byte = self.peek()?;
+        if allowed.contains(&byte) {
+            self.position += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// The UTC offset in seconds; no offset at all means UTC.
+    fn offset(&mut self) -> Option<i32> {
+        match self.peek() {
+            Some(b'Z' | b'z') => {
+                self.position += 1;
+                Some(0)
+            }
+            Some(sign @ (b'+' | b'-')) if self.peek_at(1).is_some_and(|b| b.is_ascii_digit()) => {
+                self.position += 1;
+                let hours = self.digits(2)?;
+                if self.peek() == Some(b':') {
+                    self.position += 1;
+                }
+                let minutes = self.digits(2).unwrap_or(0);
+                if hours > 23 || minutes > 59 {
+                    return None;
+                }
+                let seconds = (hours * 3600 + minutes * 60) as i32;
+                Some(if sign == b'-' { -seconds } else { seconds })
+            }
+            Some(b' ') if self.bytes.get(self.position..self.position + 4) == Some(b" UTC") => {
+                self.position += 4;
+                Some(0)
+            }
+            _ => Some(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_field(input: &str, expected: Option<&str>) {
+        let actual = Timestamp::parse_field(input).map(|stamp| stamp.to_string());
+        assert_eq!(actual.as_deref(), expected, "input: {input:?}");
+    }
+
+    #[track_caller]
+    fn check_leading(input: &str, expected: Option<&str>) {
+        let actual = Timestamp::parse_leading(input).map(|stamp| stamp.to_string());
+        assert_eq!(actual.as_deref(), expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn field_stamps_are_normalised_to_utc_milliseconds() {
+        check_field("2026-11-26T10:00:01Z", Some("2026-11-26T10:00:01.000Z"));
+        check_field("2026-11-26T10:00:01.123456Z", Some("2026-11-26T10:00:01.123Z"));
+        check_field("2026-11-26 10:00:00Z", Some("2026-11-26T10:00:00.000Z"));
+        check_field("2026-11-26T12:00:01+02:00", Some("2026-11-26T10:00:01.000Z"));
+        check_field("2026-11-26T05:00:01-0500", Some("2026-11-26T10:00:01.000Z"));
+        check_field("2026-11-26 10:00:10,250", Some("2026-11-26T10:00:10.250Z"));
+        check_field("2026-11-26T10:00:01", Some("2026-11-26T10:00:01.000Z"));
+        check_field("2026/11/26 10:00", Some("2026-11-26T10:00:00.000Z"));
+        check_field("2026-11-26 10:00:00 UTC", Some("2026-11-26T10:00:00.000Z"));
+    }
+
+    #[test]
+    fn epoch_numbers_are_seconds_or_milliseconds() {
+        check_field("1795000000", Some("2026-11-18T08:26:40.000Z"));
+        check_field("1795000000123", Some("2026-11-18T08:26:40.123Z"));
+        check_field("1795000000.5", Some("2026-11-18T08:26:40.500Z"));
+        assert_eq!(Timestamp::from_epoch_number(f64::NAN), None);
+        assert_eq!(Timestamp::from_epoch_number(1e300), None);
+    }
+
+    #[test]
+    fn nonsense_is_not_a_time() {
+        check_field("", None);
+        check_field("Nov 26 10:00:01", None);
+        check_field("2026-13-26T10:00:01Z", None);
+        check_field("2026-02-30T10:00:01Z", None);
+        check_field("2026-11-26T25:00:01Z", None);
+        check_field("2026-11-26T10:00:01Z trailing", None);
+        check_field("yesterday", None);
+    }
+
+    #[test]
+    fn leading_stamps_start_a_text_line() {
+        check_leading("2026-11-26T10:00:04.123Z ERROR mde_client", Some("2026-11-26T10:00:04.123Z"));
+        check_leading("[2022-03-01 12:35:37] [Error] :: failed", Some("2022-03-01T12:35:37.000Z"));
+        check_leading("2026-11-26 10:00:10 INFO fetched 25 alerts", Some("2026-11-26T10:00:10.000Z"));
+        check_leading("Nov 26 10:00:10 host app[123]: failed", None);
+        check_leading("ERROR 2026-11-26 10:00:10", None);
+    }
+
+    #[test]
+    fn http_dates_and_differences() {
+        let base = Timestamp::parse_field("2026-10-21T07:27:48Z").unwrap();
+        let later = Timestamp::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
+        assert_eq!(base.seconds_until(later), 12.0);
+        assert_eq!(Timestamp::parse_http_date("not a date"), None);
+    }
+}
