@@ -18,7 +18,11 @@ pub enum Classification {
     ApiError(Box<ApiError>),
     /// Not an error; the status of a successful call when the record has one, so that error
     /// shares can be computed.
-    NotAnError { http_status: Option<u16>, timestamp: Option<Timestamp>, service: Option<String> },
+    NotAnError {
+        http_status: Option<u16>,
+        timestamp: Option<Timestamp>,
+        service: Option<String>,
+    },
     Unreadable(Unreadable),
 }
 

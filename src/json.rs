@@ -55,16 +55,16 @@ impl<'de> Visitor<'de> for FirstField {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // The parser insists on reading the object to its end, so the rest is skipped, not left.
+        let mut found = None;
         while let Some(is_wanted) = map.next_key_seed(KeyMatches { wanted: self.wanted })? {
-            if is_wanted {
-                if let Some(scalar) = map.next_value::<MaybeScalar>()?.0 {
-                    return Ok(Some(scalar));
-                }
+            if is_wanted && found.is_none() {
+                found = map.next_value::<MaybeScalar>()?.0;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(None)
+        Ok(found)
     }
 }
 

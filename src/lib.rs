@@ -17,10 +17,10 @@
 //! Modules are declared in the order data flows through them; the value types they share
 //! (GUIDs, timestamps, Defender's code table) and the one module that names `serde_json` follow.
 
-pub mod extract;
 pub mod classify;
-pub mod report;
 pub mod commands;
+pub mod extract;
+pub mod report;
 
 pub mod codes;
 pub mod guid;

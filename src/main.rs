@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use errwatch::Limits;
 
 #[derive(Parser)]
-#[command(name = "errwatch", version, about = "Find, classify and store Defender for Endpoint API errors from client logs")]
+#[command(
+    name = "errwatch",
+    version,
+    about = "Find, classify and store Defender for Endpoint API errors from client logs"
+)]
 #[command(propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
@@ -103,5 +107,7 @@ fn classify(args: ClassifyArgs) -> anyhow::Result<()> {
 
 /// A reader that stopped early (`| head`) is not an error.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }

@@ -53,7 +53,9 @@ pub fn run(input: impl BufRead, mut output: impl Write, limits: &Limits) -> io::
 enum Line<'a> {
     Record(&'a [u8]),
     /// A line over the limit; only its length was kept.
-    TooLong { size: usize },
+    TooLong {
+        size: usize,
+    },
 }
 
 /// Splits input into lines without ever holding more than `limit + 1` bytes of one line.

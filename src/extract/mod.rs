@@ -174,7 +174,12 @@ pub fn extract(record: &[u8], limits: &Limits) -> Extraction {
 fn may_concern_an_api_call(text: &str) -> bool {
     let bytes = text.as_bytes();
     let contains = |needle: &[u8]| memchr::memmem::find(bytes, needle).is_some();
-    contains(b"rror") || contains(b"RROR") || contains(b"tatus") || contains(b"TATUS") || contains(b"\\u") || text::statuses(text).next().is_some()
+    contains(b"rror")
+        || contains(b"RROR")
+        || contains(b"tatus")
+        || contains(b"TATUS")
+        || contains(b"\\u")
+        || text::statuses(text).next().is_some()
 }
 
 /// A record the prefilter turned away: not an error, and only its time is of interest.

@@ -80,6 +80,47 @@ pub fn document_spans(text: &str, max_depth: usize, max_attempts: usize) -> Resu
     Ok(spans)
 }
 
+/// Where JSON escaped into a string starts in `text`: a `{` followed by backslashes and a quote
+/// (`{\"error\":...`, or `{\\\"error...` when escaped twice), as when a JSON log string holds
+/// text that holds an escaped body.
+pub fn escaped_document_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'{', bytes).filter(move |&start| {
+        let after = bytes.get(start + 1..).unwrap_or_default();
+        let backslashes = after.iter().take_while(|&&b| b == b'\\').count();
+        backslashes > 0 && after.get(backslashes) == Some(&b'"')
+    })
+}
+
+/// Undoes one level of JSON string escaping from the start of `text` up to the first quote
+/// that is not escaped (where the enclosing string ends) or the end of the text. Returns the
+/// unescaped text and the number of bytes read.
+pub fn unescape_json_text(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '"' => return (out, index),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, 'b')) => out.push('\u{8}'),
+                Some((_, 'f')) => out.push('\u{c}'),
+                Some((_, 'u')) => {
+                    let digits: String = chars.by_ref().take(4).map(|(_, digit)| digit).collect();
+                    let unit = u32::from_str_radix(&digits, 16).ok();
+                    out.push(unit.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER));
+                }
+                Some((_, other)) => out.push(other),
+                None => break,
+            },
+            _ => out.push(c),
+        }
+    }
+    (out, text.len())
+}
+
 /// A document nests deeper than the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooDeep;
@@ -111,7 +152,10 @@ pub fn logfmt_pairs(text: &str, max_pairs: usize) -> Vec<LogfmtPair<'_>> {
             .unwrap_or(0);
         let key_is_free_standing = key_start == 0 || bytes.get(key_start - 1).is_some_and(u8::is_ascii_whitespace);
         let Some(key) = text.get(key_start..equals) else { continue };
-        if key.is_empty() || !key_is_free_standing || !key.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b'@') {
+        if key.is_empty()
+            || !key_is_free_standing
+            || !key.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b'@')
+        {
             continue;
         }
         let value_start = equals + 1;
@@ -277,7 +321,8 @@ mod tests {
 
     #[test]
     fn logfmt_pairs_with_quoted_json() {
-        let text = r#"ts=2026-11-26T10:00:05Z level=error status=429 body="{\"error\":{\"code\":\"X\"}}" url=https://h/p?a=b"#;
+        let text =
+            r#"ts=2026-11-26T10:00:05Z level=error status=429 body="{\"error\":{\"code\":\"X\"}}" url=https://h/p?a=b"#;
         let pairs = logfmt_pairs(text, 100);
         let found: Vec<(&str, &str)> = pairs.iter().map(|p| (p.key, p.value.as_ref())).collect();
         assert_eq!(
@@ -300,6 +345,18 @@ mod tests {
         assert!(logfmt_pairs("=value", 10).is_empty());
         assert_eq!(logfmt_pairs(r#"k="never closes"#, 10), vec![]);
         assert_eq!(logfmt_pairs("a=1 b=2 c=3", 2).len(), 2);
+    }
+
+    #[test]
+    fn escaped_documents_in_text() {
+        let text = r#"msg=x {\"error\":{\"code\":\"X\"}}" tail {"plain":1} {\\\"twice"#;
+        let starts: Vec<usize> = escaped_document_starts(text).collect();
+        assert_eq!(starts.len(), 3, "the nested opening counts too; the walk skips what it already read");
+        let (unescaped, used) = unescape_json_text(&text[starts[0]..]);
+        assert_eq!(unescaped, r#"{"error":{"code":"X"}}"#);
+        assert_eq!(&text[starts[0] + used..starts[0] + used + 1], "\"");
+        assert_eq!(unescape_json_text(r"\ud83d"), ("\u{fffd}".to_owned(), 6));
+        assert_eq!(unescape_json_text(r"a\u00e9\n\u12"), ("a\u{e9}\n\u{12}".to_owned(), 13));
     }
 
     #[test]

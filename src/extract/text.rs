@@ -59,7 +59,8 @@ fn three_digit_value(bytes: &[u8], start: usize) -> Option<u16> {
 fn is_status_context(bytes: &[u8], start: usize, value: u16) -> bool {
     let before = bytes.get(..start).unwrap_or_default();
     let after = bytes.get(start + 3..).unwrap_or_default();
-    let alphanumeric_at = |index: Option<usize>| index.and_then(|i| before.get(i)).is_some_and(u8::is_ascii_alphanumeric);
+    let alphanumeric_at =
+        |index: Option<usize>| index.and_then(|i| before.get(i)).is_some_and(u8::is_ascii_alphanumeric);
 
     // "(403)" and "[404]", but not "app[123]".
     for (open, close) in [(b'(', b')'), (b'[', b']')] {
@@ -99,7 +100,8 @@ fn ends_with_http_version(text: &[u8]) -> bool {
     // HTTP/1.1, HTTP/2, HTTP/2.0
     let Some(slash) = text.iter().rposition(|&b| b == b'/') else { return false };
     let version = text.get(slash + 1..).unwrap_or_default();
-    let version_ok = !version.is_empty() && version.len() <= 3 && version.iter().all(|b| b.is_ascii_digit() || *b == b'.');
+    let version_ok =
+        !version.is_empty() && version.len() <= 3 && version.iter().all(|b| b.is_ascii_digit() || *b == b'.');
     version_ok && slash >= 4 && text.get(slash - 4..slash).is_some_and(|word| word.eq_ignore_ascii_case(b"http"))
 }
 
@@ -243,7 +245,8 @@ fn name_before(before: &[u8]) -> NameBuffer {
     };
     let name_end = trim_end_matches(name_end, |b| matches!(b, b' ' | b'"' | b'\''));
     let word = |text: &[u8]| {
-        let start = text.iter().rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))).map_or(0, |p| p + 1);
+        let start =
+            text.iter().rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))).map_or(0, |p| p + 1);
         start
     };
     let mut start = word(name_end);
@@ -302,7 +305,9 @@ impl std::fmt::Debug for NameBuffer {
 pub fn find_ignore_case(haystack: &[u8], lowercase_needle: &[u8], from: usize) -> Option<usize> {
     let first = *lowercase_needle.first()?;
     let mut index = from;
-    while let Some(offset) = haystack.get(index..).and_then(|rest| memchr::memchr2(first, first.to_ascii_uppercase(), rest)) {
+    while let Some(offset) =
+        haystack.get(index..).and_then(|rest| memchr::memchr2(first, first.to_ascii_uppercase(), rest))
+    {
         let candidate = index + offset;
         if starts_with_ignore_case(haystack.get(candidate..).unwrap_or_default(), lowercase_needle) {
             return Some(candidate);
@@ -396,10 +401,7 @@ mod tests {
             first_url("ERROR mde GET https://api.securitycenter.microsoft.com/api/alerts -> 401"),
             Some((Some("GET"), "https://api.securitycenter.microsoft.com/api/alerts"))
         );
-        assert_eq!(
-            first_url("Forbidden for url: https://h/api/machines."),
-            Some((None, "https://h/api/machines"))
-        );
+        assert_eq!(first_url("Forbidden for url: https://h/api/machines."), Some((None, "https://h/api/machines")));
         assert_eq!(first_url("see http:// nothing"), None);
         assert_eq!(first_url("no url here"), None);
     }

@@ -78,9 +78,17 @@ mod tests {
             Some("api.securitycenter.microsoft.com"),
             Some("/api/alerts/da637308392288907382_-880718168"),
         );
-        check("https://h:8443/api/machineactions/43f4cb08-8fac-4b65-9db1-745c2ae65f3a", Some("h"), Some("/api/machineactions/{id}"));
+        check(
+            "https://h:8443/api/machineactions/43f4cb08-8fac-4b65-9db1-745c2ae65f3a",
+            Some("h"),
+            Some("/api/machineactions/{id}"),
+        );
         check("https://h/api/ips/10/stats", Some("h"), Some("/api/ips/{id}/stats"));
-        check("https://h/api/machines('0a1b2c3d4e5f60718293a4b5c6d7e8f901234567')/x", Some("h"), Some("/api/machines({id})/x"));
+        check(
+            "https://h/api/machines('0a1b2c3d4e5f60718293a4b5c6d7e8f901234567')/x",
+            Some("h"),
+            Some("/api/machines({id})/x"),
+        );
         check("https://h/api/machines/abc/isolate", Some("h"), Some("/api/machines/abc/isolate"));
         check("https://user@h", Some("h"), None);
         check("/api/alerts/123", None, Some("/api/alerts/{id}"));

@@ -243,7 +243,12 @@ impl Walker {
                     self.walk_envelope(*family, body, depth + 1, &name);
                     continue;
                 }
-                Some(Detected::Aad) if aad_index.is_some() && (name.is("error") || name.is("errordescription") || name.is("errorcodes")) => continue,
+                Some(Detected::Aad)
+                    if aad_index.is_some()
+                        && (name.is("error") || name.is("errordescription") || name.is("errorcodes")) =>
+                {
+                    continue
+                }
                 _ => {}
             }
             if role == Role::Code && self.inside_envelope() && !is_envelope_body {
@@ -289,7 +294,13 @@ impl Walker {
         Some(index)
     }
 
-    fn open_envelope(&mut self, family: Family, raw_code: Option<String>, message: Option<String>, family_id: Option<Guid>) -> Option<usize> {
+    fn open_envelope(
+        &mut self,
+        family: Family,
+        raw_code: Option<String>,
+        message: Option<String>,
+        family_id: Option<Guid>,
+    ) -> Option<usize> {
         if self.envelopes.len() >= MAX_ENVELOPES {
             return None;
         }
@@ -383,6 +394,9 @@ impl Walker {
             }
             masked.sort_by_key(|span| span.start);
         }
+        if memchr::memmem::find(text.as_bytes(), b"{\\").is_some() {
+            self.walk_escaped_documents(text, depth, &mut masked);
+        }
         let found_documents = !masked.is_empty();
         let mut documents = documents.into_iter().peekable();
         for gap in gaps(text.len(), &masked) {
@@ -400,6 +414,29 @@ impl Walker {
             self.walk_value(&document, depth, &NameBuffer::default());
         }
         found_documents
+    }
+
+    /// Walks JSON that was escaped into a string and sits in `text` still escaped, undoing one
+    /// level of escaping at a time, and masks what it read.
+    fn walk_escaped_documents(&mut self, text: &str, depth: usize, masked: &mut Vec<Range<usize>>) {
+        let mut read_up_to = 0;
+        let starts: Vec<usize> = scan::escaped_document_starts(text).collect();
+        for start in starts {
+            if self.documents_left == 0 || self.too_deep {
+                break;
+            }
+            if start < read_up_to || masked.iter().any(|span| span.contains(&start)) {
+                continue;
+            }
+            self.documents_left -= 1;
+            let Some(rest) = text.get(start..) else { continue };
+            let (unescaped, used) = scan::unescape_json_text(rest);
+            read_up_to = start + used;
+            if self.walk_text(&unescaped, depth + 1) {
+                masked.push(start..read_up_to);
+            }
+        }
+        masked.sort_by_key(|span| span.start);
     }
 
     /// The documents in `text` that parse as JSON or as a Python repr, with their spans.
@@ -536,9 +573,9 @@ fn graph_request_id(body: &Map<String, Value>) -> Option<Guid> {
         chain.push(inner);
         current = get(inner, "innererror").and_then(Value::as_object);
     }
-    ["requestid", "clientrequestid"].iter().find_map(|name| {
-        chain.iter().find_map(|inner| get(inner, name).and_then(Value::as_str).and_then(Guid::parse))
-    })
+    ["requestid", "clientrequestid"]
+        .iter()
+        .find_map(|name| chain.iter().find_map(|inner| get(inner, name).and_then(Value::as_str).and_then(Guid::parse)))
 }
 
 /// The value of the first field whose normalised name is `name`.
@@ -573,7 +610,8 @@ fn status_value(value: FieldValue<'_>) -> Option<u16> {
             let text = text.trim();
             let digits = text.get(..3)?;
             let rest = text.get(3..)?;
-            if !digits.bytes().all(|b| b.is_ascii_digit()) || rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            if !digits.bytes().all(|b| b.is_ascii_digit()) || rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+            {
                 return None;
             }
             digits.parse().ok()?

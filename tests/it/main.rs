@@ -1,1 +1,9 @@
+//! errwatch's integration tests: one binary, one module per area.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod check;
+mod classify_cli;
+mod classify_rules;
+mod corpus;
+mod properties;
