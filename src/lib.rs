@@ -4,23 +4,27 @@
 //! # Data flow
 //!
 //! ```text
-//! log record ──> extract ──> classify ──> report (errwatch classify: one JSON line per record)
-//!   (bytes)      (find the   (canonical
-//!                envelope,   code, status,
-//!                ids, time)  category, retry)
+//! files, stdin ──> source ──> extract ──> classify ──> store (sink) ──> ClickHouse ──> lookup
+//!                  (bytes +   (find the   (canonical   (batched RowBinary
+//!                  position)  envelope,   code, status, insert, then the
+//!                             ids, time)  category)     positions stored)
+//!                                            └──> report (errwatch classify: one JSON line per record)
 //! ```
 //!
-//! A record is bytes: one line of a file or of standard input. `extract` and `classify` are
-//! pure functions of those bytes: no IO, no panics, bounded work, whatever the input.
+//! A record is bytes with a position (an input's identity and line number). `extract` and
+//! `classify` are pure functions of those bytes: no IO, no panics, bounded work, whatever the
+//! input.
 //! ARCHITECTURE.md has the map and the invariants.
 //!
 //! Modules are declared in the order data flows through them; the value types they share
 //! (GUIDs, timestamps, Defender's code table) and the one module that names `serde_json` follow.
 
-pub mod classify;
-pub mod commands;
+pub mod source;
 pub mod extract;
+pub mod classify;
+pub mod store;
 pub mod report;
+pub mod commands;
 
 pub mod codes;
 pub mod guid;

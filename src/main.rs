@@ -5,9 +5,13 @@ use std::io::{self, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
-use errwatch::Limits;
+use errwatch::commands::ingest::{IngestOptions, Progress};
+use errwatch::source::file::InputPath;
+use errwatch::store::{SinkSettings, Store, StoreError, DEFAULT_RAW_CAP};
+use errwatch::{CorrelationId, Limits};
+use tracing::info;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +30,125 @@ enum Command {
     /// Classify log records, one per line, and print one JSON object per record
     #[command(long_about = CLASSIFY_ABOUT, after_help = CLASSIFY_EXAMPLES)]
     Classify(ClassifyArgs),
+
+    /// Create the ClickHouse database and tables, or bring them up to date
+    #[command(after_help = "Example:\n  ERRWATCH_CLICKHOUSE_URL=http://127.0.0.1:8123 errwatch migrate")]
+    Migrate(MigrateArgs),
+
+    /// Store the API errors of log files (plain or gzip) or standard input in ClickHouse
+    #[command(long_about = INGEST_ABOUT, after_help = INGEST_EXAMPLES)]
+    Ingest(IngestArgs),
+
+    /// Show every stored event of one correlation id, oldest first
+    #[command(after_help = LOOKUP_EXAMPLES)]
+    Lookup(LookupArgs),
+}
+
+const INGEST_ABOUT: &str = "\
+Store the API errors of log files (plain or gzip) or standard input in ClickHouse.
+
+Every error is stored with its correlation id and its position (the input's identity, from
+its first KiB, and the line number); unreadable records go to the quarantine table. Ingesting
+the same file again stores nothing twice: each input resumes after the last line stored.
+The database and tables are created or migrated first.";
+
+const INGEST_EXAMPLES: &str = "\
+Examples:
+  errwatch ingest /var/log/mde-sync/*.log
+  errwatch ingest client.log.gz --retention-days 30
+  journalctl -u mde-sync -o cat | errwatch ingest -";
+
+const LOOKUP_EXAMPLES: &str = "\
+Examples:
+  errwatch lookup 43f4cb08-8fac-4b65-9db1-745c2ae65f3a
+  errwatch lookup '{43F4CB08-8FAC-4B65-9DB1-745C2AE65F3A}' --json | jq .
+
+Exit status: 0 when events were found, 1 when none were, 2 on an error.";
+
+/// Where ClickHouse is: every command that stores or reads events takes these.
+#[derive(clap::Args, Debug)]
+struct ClickHouseArgs {
+    /// ClickHouse HTTP URL
+    #[arg(long = "clickhouse-url", env = "ERRWATCH_CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    url: String,
+
+    /// Database to use; created by migrate when missing
+    #[arg(long = "clickhouse-database", env = "ERRWATCH_CLICKHOUSE_DATABASE", default_value = "errwatch")]
+    database: String,
+
+    /// ClickHouse user
+    #[arg(long = "clickhouse-user", env = "ERRWATCH_CLICKHOUSE_USER")]
+    user: Option<String>,
+
+    /// ClickHouse password (prefer the environment variable: arguments are visible to other users)
+    #[arg(long = "clickhouse-password", env = "ERRWATCH_CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+impl ClickHouseArgs {
+    fn store(&self) -> anyhow::Result<Store> {
+        let settings = errwatch::store::Settings {
+            url: self.url.clone(),
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+        };
+        Ok(Store::new(settings)?)
+    }
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+
+    /// Also drop daily partitions older than this many days
+    #[arg(long, value_name = "DAYS", env = "ERRWATCH_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+}
+
+#[derive(clap::Args)]
+struct IngestArgs {
+    /// Log files to read, plain or gzip; `-` for standard input
+    #[arg(value_name = "FILE", required = true)]
+    inputs: Vec<String>,
+
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+
+    /// Records longer than this many bytes are quarantined
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::DEFAULT_MAX_RECORD_BYTES)]
+    max_record_bytes: usize,
+
+    /// Bytes of each record kept in the raw columns
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RAW_CAP)]
+    raw_cap: usize,
+
+    /// Rows per insert, at most
+    #[arg(long, value_name = "ROWS", default_value_t = SinkSettings::default().max_rows)]
+    batch_rows: usize,
+
+    /// Drop daily partitions older than this many days before ingesting
+    #[arg(long, value_name = "DAYS", env = "ERRWATCH_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+
+    /// No progress output
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct LookupArgs {
+    /// The correlation id, in any spelling (upper case, braces)
+    #[arg(value_name = "ID")]
+    id: String,
+
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    json: bool,
 }
 
 const CLASSIFY_ABOUT: &str = "\
@@ -75,17 +198,125 @@ struct ClassifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
-        Command::Classify(args) => classify(args),
+        Command::Classify(args) => classify(args).map(|()| ExitCode::SUCCESS),
+        Command::Migrate(args) => migrate(args).map(|()| ExitCode::SUCCESS),
+        Command::Ingest(args) => ingest(args).map(|()| ExitCode::SUCCESS),
+        Command::Lookup(args) => lookup(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("errwatch: {error:#}");
-            ExitCode::FAILURE
+            eprintln!("errwatch: {}", explain(&error));
+            ExitCode::from(2)
         }
     }
+}
+
+/// Log lines on standard error; `ERRWATCH_LOG` (e.g. `debug`, `errwatch=trace`) sets the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ERRWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).init();
+}
+
+/// One line for the user, with what to do next where we know it.
+fn explain(error: &anyhow::Error) -> String {
+    let message = format!("{error:#}");
+    match error.chain().find_map(|cause| cause.downcast_ref::<StoreError>()) {
+        Some(StoreError::Unreachable { url, .. }) => format!(
+            "{message}; start a local server with ./scripts/clickhouse.sh, or set ERRWATCH_CLICKHOUSE_URL \
+             (now {url}) to your server's HTTP URL"
+        ),
+        _ => message,
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Connects, creates or migrates the schema, and applies retention when asked.
+async fn prepare(store: &Store, retention_days: Option<u32>) -> anyhow::Result<()> {
+    store.ping().await?;
+    let report = store.migrate().await?;
+    if report.created_database {
+        info!(database = %store.settings().database, "created the database");
+    }
+    for name in &report.applied {
+        info!(migration = %name, "applied migration");
+    }
+    if let Some(days) = retention_days {
+        let dropped = store.drop_partitions_older_than(days).await?;
+        info!(days, partitions = dropped.len(), "applied retention");
+    }
+    Ok(())
+}
+
+fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let store = args.clickhouse.store()?;
+    runtime()?.block_on(prepare(&store, args.retention_days))?;
+    info!(url = %store.settings().url, database = %store.settings().database, "schema is up to date");
+    Ok(())
+}
+
+fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let inputs: Vec<InputPath> = args.inputs.iter().map(|argument| InputPath::parse(argument)).collect();
+    for input in &inputs {
+        if let InputPath::File(path) = input {
+            errwatch::source::file::check_readable(path).with_context(|| format!("cannot open {}", path.display()))?;
+        }
+    }
+    let store = args.clickhouse.store()?;
+    let runtime = runtime()?;
+    runtime.block_on(prepare(&store, args.retention_days))?;
+    let options = IngestOptions {
+        limits: Limits { max_record_bytes: args.max_record_bytes, ..Limits::default() },
+        raw_cap: args.raw_cap,
+        sink: SinkSettings { max_rows: args.batch_rows.max(1), ..SinkSettings::default() },
+        progress: if args.quiet { Progress::Quiet } else { Progress::detect() },
+    };
+    let started = std::time::Instant::now();
+    let summary = errwatch::commands::ingest::run(&runtime, &store, &inputs, &options)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    info!(
+        records = summary.records,
+        already_stored = summary.skipped,
+        errors_stored = summary.errors_stored,
+        quarantined = summary.quarantined,
+        seconds = format!("{elapsed:.1}"),
+        records_per_second = (summary.records as f64 / elapsed.max(1e-3)) as u64,
+        "ingest finished"
+    );
+    Ok(())
+}
+
+fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
+    let Some(id) = CorrelationId::parse(&args.id) else {
+        bail!("{:?} is not a correlation id: expected a GUID such as 43f4cb08-8fac-4b65-9db1-745c2ae65f3a", args.id);
+    };
+    let store = args.clickhouse.store()?;
+    let events = runtime()?.block_on(async {
+        store.ping().await?;
+        store.lookup(id).await
+    })?;
+    if events.is_empty() {
+        eprintln!("errwatch: no events for correlation id {id} in database {}", store.settings().database);
+        return Ok(ExitCode::FAILURE);
+    }
+    let output = if args.json {
+        errwatch::commands::lookup::json_array(&events)
+    } else {
+        errwatch::commands::lookup::table(&events)
+    };
+    io::Write::write_all(&mut io::stdout().lock(), output.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn classify(args: ClassifyArgs) -> anyhow::Result<()> {

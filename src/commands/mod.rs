@@ -2,3 +2,5 @@
 //! tests drive them as the binary does.
 
 pub mod classify;
+pub mod ingest;
+pub mod lookup;

@@ -5,5 +5,8 @@
 mod check;
 mod classify_cli;
 mod classify_rules;
+mod clickhouse;
 mod corpus;
 mod properties;
+mod proxy;
+mod store;

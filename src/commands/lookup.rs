@@ -1,0 +1,153 @@
+//! `errwatch lookup`: every stored event of one correlation id, oldest first.
+
+use serde::Serialize;
+
+use crate::json;
+use crate::store::StoredEvent;
+
+/// The events as a table for people: time, service, call, status, code, category, message.
+pub fn table(events: &[StoredEvent]) -> String {
+    let rows: Vec<[String; 7]> = events
+        .iter()
+        .map(|event| {
+            let call = format!("{} {}", event.method, if event.api.is_empty() { "-" } else { &event.api });
+            [
+                event.timestamp().map(|time| time.to_string()).unwrap_or_default(),
+                or_dash(&event.service),
+                call.trim().to_owned(),
+                if event.http_status == 0 { "-".to_owned() } else { event.http_status.to_string() },
+                or_dash(&event.code),
+                event.category.clone(),
+                shorten(&event.message, 100),
+            ]
+        })
+        .collect();
+    let header = ["TIME", "SERVICE", "CALL", "STATUS", "CODE", "CATEGORY", "MESSAGE"];
+    let mut widths = header.map(|title| title.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(&header.map(str::to_owned));
+    for row in &rows {
+        line(row);
+    }
+    out
+}
+
+/// The events as one JSON array, for scripts.
+pub fn json_array(events: &[StoredEvent]) -> String {
+    let items: Vec<JsonEvent<'_>> = events.iter().map(JsonEvent::from).collect();
+    let mut out = Vec::new();
+    let _ = json::write_line(&mut out, &items);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    timestamp: Option<String>,
+    correlation_id: &'a str,
+    service: &'a str,
+    method: &'a str,
+    api: &'a str,
+    host: &'a str,
+    http_status: Option<u16>,
+    code: &'a str,
+    category: &'a str,
+    message: &'a str,
+    source: &'a str,
+    source_partition: i32,
+    source_offset: u64,
+}
+
+impl<'a> From<&'a StoredEvent> for JsonEvent<'a> {
+    fn from(event: &'a StoredEvent) -> Self {
+        JsonEvent {
+            timestamp: event.timestamp().map(|time| time.to_string()),
+            correlation_id: &event.correlation_id,
+            service: &event.service,
+            method: &event.method,
+            api: &event.api,
+            host: &event.host,
+            http_status: (event.http_status != 0).then_some(event.http_status),
+            code: &event.code,
+            category: &event.category,
+            message: &event.message,
+            source: &event.source,
+            source_partition: event.source_partition,
+            source_offset: event.source_offset,
+        }
+    }
+}
+
+fn or_dash(text: &str) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// At most `limit` characters on one line.
+fn shorten(text: &str, limit: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", one_line.get(..cut).unwrap_or_default()),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(message: &str) -> StoredEvent {
+        StoredEvent {
+            correlation_id: "43f4cb08-8fac-4b65-9db1-745c2ae65f3a".into(),
+            event_date: 20_783,
+            event_time: 1_795_312_801,
+            event_millis: 250,
+            service: "sync".into(),
+            method: "POST".into(),
+            api: "/api/machines/{id}/isolate".into(),
+            host: "h".into(),
+            http_status: 429,
+            code: "TooManyRequests".into(),
+            category: "throttling".into(),
+            message: message.into(),
+            source: "file:1".into(),
+            source_partition: 0,
+            source_offset: 3,
+        }
+    }
+
+    #[test]
+    fn a_table_for_people() {
+        let out = table(&[event("quota\nreached"), event("")]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("TIME"), "{out}");
+        assert!(lines[1].contains("POST /api/machines/{id}/isolate  429     TooManyRequests  throttling  quota reached"), "{out}");
+    }
+
+    #[test]
+    fn json_for_scripts() {
+        let out = json_array(&[event("m")]);
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed[0]["http_status"], 429);
+        assert_eq!(parsed[0]["timestamp"], "2026-11-22T10:40:01.250Z");
+    }
+
+    #[test]
+    fn long_messages_are_shortened() {
+        assert_eq!(shorten("abcdef", 3), "abc…");
+        assert_eq!(shorten("a  b", 10), "a b");
+    }
+}

@@ -1,0 +1,308 @@
+//! ClickHouse: migrations, the batched sink, and the queries behind lookups and retention.
+//!
+//! The one module that names the `clickhouse` crate. It speaks RowBinary over HTTP without the
+//! crate's schema validation, because the test server (ClickHouse 18.16) knows neither the
+//! setting nor the format validation needs; inserts are LZ4-compressed, queries are not (an
+//! older server was seen answering compressed SELECTs with an empty 200).
+
+mod migrate;
+mod rows;
+mod sink;
+
+use std::fmt;
+use std::time::Duration;
+
+use clickhouse::{Client, Compression};
+
+pub use migrate::{MigrationReport, MIGRATIONS};
+pub use rows::{ErrorRow, Position, QuarantineRow, StoredEvent, DEFAULT_RAW_CAP};
+pub use sink::{Sink, SinkSettings, StoredPositions};
+
+use crate::guid::CorrelationId;
+
+/// Where the ClickHouse server is and who we are to it.
+#[derive(Clone)]
+pub struct Settings {
+    pub url: String,
+    pub database: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A failed request, told apart by what retrying can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The server could not be reached or the connection broke: retrying may help, and an
+    /// insert may or may not have been stored.
+    #[error("cannot reach ClickHouse at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    /// The server refused for a passing reason (too many parts, memory, timeouts, shutting down).
+    #[error("ClickHouse is temporarily unable to serve the request (code {code}): {message}")]
+    Transient { code: u32, message: String },
+    /// The server refused the request itself (schema mismatch, syntax, access): retrying
+    /// cannot help.
+    #[error("ClickHouse rejected the request{}: {message}", code.map(|c| format!(" (code {c})")).unwrap_or_default())]
+    Rejected { code: Option<u32>, message: String },
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unreachable { .. } | StoreError::Transient { .. })
+    }
+
+    fn from_client(error: clickhouse::error::Error, url: &str) -> StoreError {
+        use clickhouse::error::Error;
+        match error {
+            Error::Network(_) | Error::TimedOut => StoreError::Unreachable { url: url.to_owned(), detail: error.to_string() },
+            Error::BadResponse(message) => {
+                let code = exception_code(&message);
+                let message = first_line(&message);
+                match code {
+                    Some(code) if TRANSIENT_CODES.contains(&code) => StoreError::Transient { code, message },
+                    _ => StoreError::Rejected { code, message },
+                }
+            }
+            other => StoreError::Rejected { code: None, message: other.to_string() },
+        }
+    }
+}
+
+/// ClickHouse exception codes that mean "not now" rather than "never": timeouts (159, 209),
+/// network (210), too many simultaneous queries (202), memory (241), read-only table while a
+/// replica recovers (242), too many parts (252), too many parts or merges behind (285?),
+/// shutting down (394 query cancelled, 1000 POCO exceptions such as connection reset), and
+/// Keeper trouble (999, 425).
+const TRANSIENT_CODES: &[u32] = &[3, 32, 159, 164, 202, 209, 210, 241, 242, 252, 285, 319, 394, 425, 999, 1000];
+
+/// The `Code: N` of a ClickHouse error message.
+fn exception_code(message: &str) -> Option<u32> {
+    let after = message.split("Code: ").nth(1)?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn first_line(message: &str) -> String {
+    let line = message.lines().find(|line| !line.trim().is_empty()).unwrap_or(message).trim();
+    const LIMIT: usize = 500;
+    match line.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", line.get(..cut).unwrap_or(line)),
+        None => line.to_owned(),
+    }
+}
+
+/// A row type and the table it is stored in.
+pub trait Table: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync {
+    const TABLE: &'static str;
+}
+
+impl Table for ErrorRow {
+    const TABLE: &'static str = "api_errors";
+}
+
+impl Table for QuarantineRow {
+    const TABLE: &'static str = "quarantine";
+}
+
+/// A connection to one database on one server.
+#[derive(Clone)]
+pub struct Store {
+    settings: Settings,
+    /// For inserts: LZ4.
+    inserts: Client,
+    /// For queries and DDL in the database.
+    queries: Client,
+    /// For statements outside any database (creating it).
+    server: Client,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Names the server sees: only letters, digits and underscores, so they can be written into SQL.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes().first().is_some_and(u8::is_ascii_digit)
+}
+
+impl Store {
+    pub fn new(settings: Settings) -> Result<Store, StoreError> {
+        if !is_plain_name(&settings.database) {
+            return Err(StoreError::Rejected {
+                code: None,
+                message: format!("database name {:?} must be letters, digits and underscores", settings.database),
+            });
+        }
+        let mut server = Client::default().with_url(&settings.url).with_validation(false);
+        if let Some(user) = &settings.user {
+            server = server.with_user(user);
+        }
+        if let Some(password) = &settings.password {
+            server = server.with_password(password);
+        }
+        let server = server.with_compression(Compression::None);
+        let queries = server.clone().with_database(&settings.database);
+        let inserts = queries.clone().with_compression(Compression::Lz4);
+        Ok(Store { settings, inserts, queries, server })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn error(&self, error: clickhouse::error::Error) -> StoreError {
+        StoreError::from_client(error, &self.settings.url)
+    }
+
+    /// Checks that the server answers queries with rows.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let answer: u8 = self.server.query("SELECT toUInt8(1)").fetch_one().await.map_err(|e| self.error(e))?;
+        if answer == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Rejected { code: None, message: format!("SELECT 1 answered {answer}") })
+        }
+    }
+
+    /// Runs one statement in the database.
+    async fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        self.queries.query(sql).execute().await.map_err(|e| self.error(e))
+    }
+
+    /// Inserts rows in one statement, which ClickHouse applies whole or not at all.
+    pub async fn insert<T: Table>(&self, rows: &[T]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .inserts
+            .insert::<T>(T::TABLE)
+            .await
+            .map_err(|e| self.error(e))?
+            .with_timeouts(Some(Duration::from_secs(30)), Some(Duration::from_secs(60)));
+        for row in rows {
+            insert.write(row).await.map_err(|e| self.error(e))?;
+        }
+        insert.end().await.map_err(|e| self.error(e))
+    }
+
+    /// The highest position stored for a source partition, in events or in quarantine.
+    pub async fn highest_position(&self, source: &str, partition: i32) -> Result<Option<u64>, StoreError> {
+        let mut highest = None;
+        for table in ["api_errors", "quarantine"] {
+            let (rows, offset): (u64, u64) = self
+                .queries
+                .query(&format!(
+                    "SELECT count(), max(source_offset) FROM {table} WHERE source = ? AND source_partition = ?"
+                ))
+                .bind(source)
+                .bind(partition)
+                .fetch_one()
+                .await
+                .map_err(|e| self.error(e))?;
+            if rows > 0 {
+                highest = highest.max(Some(offset));
+            }
+        }
+        Ok(highest)
+    }
+
+    /// How many rows of `table` sit at positions `first..=last` of a source partition.
+    pub async fn rows_at(&self, table: &str, position: &Position, first: u64, last: u64) -> Result<u64, StoreError> {
+        self.queries
+            .query(&format!(
+                "SELECT count() FROM {table} WHERE source = ? AND source_partition = ? AND source_offset >= ? AND source_offset <= ?"
+            ))
+            .bind(position.source.as_str())
+            .bind(position.partition)
+            .bind(first)
+            .bind(last)
+            .fetch_one()
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Every stored event of one correlation id, oldest first.
+    pub async fn lookup(&self, id: CorrelationId) -> Result<Vec<StoredEvent>, StoreError> {
+        self.queries
+            .query(
+                "SELECT ?fields FROM api_errors_by_correlation WHERE correlation_id = ? \
+                 ORDER BY event_time, event_millis, source, source_partition, source_offset LIMIT 10000",
+            )
+            .bind(id.to_string().as_str())
+            .fetch_all()
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Drops every daily partition older than `days` days from every table that has them.
+    /// Returns the partitions dropped, as `table:partition`.
+    pub async fn drop_partitions_older_than(&self, days: u32) -> Result<Vec<String>, StoreError> {
+        let query = "SELECT DISTINCT table, partition FROM system.parts \
+             WHERE database = ? AND active AND table IN ('api_errors', 'api_errors_by_correlation', 'api_errors_per_minute', 'quarantine') \
+             AND toDate(partition) < today() - ? ORDER BY table, partition";
+        let old: Vec<(String, String)> = self
+            .queries
+            .query(query)
+            .bind(self.settings.database.as_str())
+            .bind(days)
+            .fetch_all()
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut dropped = Vec::with_capacity(old.len());
+        for (table, partition) in old {
+            // Partition values come from system.parts and are dates; binding keeps them quoted.
+            let statement = self.queries.query(&format!("ALTER TABLE {table} DROP PARTITION ?")).bind(partition.as_str());
+            statement.execute().await.map_err(|e| self.error(e))?;
+            dropped.push(format!("{table}:{partition}"));
+        }
+        Ok(dropped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_told_apart_by_their_code() {
+        let error = |body: &str| StoreError::from_client(clickhouse::error::Error::BadResponse(body.to_owned()), "u");
+        assert!(error("Code: 252, e.displayText() = DB::Exception: Too many parts (300)").is_transient());
+        assert!(error("Code: 241. DB::Exception: Memory limit (total) exceeded").is_transient());
+        assert!(!error("Code: 62, e.displayText() = DB::Exception: Syntax error").is_transient());
+        assert!(!error("Code: 16. DB::Exception: No such column foo in table").is_transient());
+        assert!(!error("bad response without a code").is_transient());
+        let rejected = error("Code: 60. DB::Exception: Table errwatch.nope doesn't exist.\nstack trace");
+        assert_eq!(rejected.to_string(), "ClickHouse rejected the request (code 60): Code: 60. DB::Exception: Table errwatch.nope doesn't exist.");
+    }
+
+    #[test]
+    fn plain_names_only() {
+        assert!(is_plain_name("errwatch"));
+        assert!(is_plain_name("errwatch_test_17"));
+        assert!(!is_plain_name("errwatch; DROP TABLE x"));
+        assert!(!is_plain_name(""));
+        assert!(!is_plain_name("1abc"));
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        let settings = Settings { url: "http://h".into(), database: "d".into(), user: Some("u".into()), password: Some("hunter2".into()) };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

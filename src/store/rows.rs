@@ -1,0 +1,237 @@
+//! The rows errwatch writes and reads, built from classifications. Pure: no IO here.
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::classify::ApiError;
+use crate::extract::{api_template, host, Unreadable};
+use crate::timestamp::Timestamp;
+
+/// Bytes of a record kept in the `raw` columns by default.
+pub const DEFAULT_RAW_CAP: usize = 16 * 1024;
+
+/// Characters of an API message kept; messages are free text and can be long.
+const MESSAGE_CAP: usize = 4096;
+
+/// Where a record came from: a Kafka topic partition and offset, or a file and line number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// The topic, or `file:<identity>` for files and standard input.
+    pub source: String,
+    pub partition: i32,
+    pub offset: u64,
+}
+
+/// One row of `api_errors`.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ErrorRow {
+    pub event_date: u16,
+    pub event_time: u32,
+    pub event_millis: u16,
+    pub ingest_time: u32,
+    pub correlation_id: String,
+    pub code: String,
+    pub raw_code: String,
+    pub http_status: u16,
+    pub category: String,
+    pub retryable: u8,
+    pub retry: String,
+    pub retry_after_seconds: Option<f64>,
+    pub message: String,
+    pub family: String,
+    pub inner_codes: Vec<String>,
+    pub service: String,
+    pub method: String,
+    pub host: String,
+    pub api: String,
+    pub tenant_id: String,
+    pub source: String,
+    pub source_partition: i32,
+    pub source_offset: u64,
+    pub raw: String,
+    pub raw_truncated: u8,
+}
+
+impl ErrorRow {
+    /// The row for an error; the event time is the record's own, else `fallback_time` (the
+    /// Kafka timestamp, or the time of ingestion).
+    pub fn new(error: &ApiError, record: &str, position: &Position, fallback_time: Timestamp, now: Timestamp, raw_cap: usize) -> ErrorRow {
+        let event_time = error.timestamp.unwrap_or(fallback_time);
+        let (raw, raw_truncated) = truncate_text(record, raw_cap);
+        let url = error.context.url.as_deref();
+        ErrorRow {
+            event_date: days(event_time),
+            event_time: seconds(event_time),
+            event_millis: event_time.unix_millis().rem_euclid(1000) as u16,
+            ingest_time: seconds(now),
+            correlation_id: error.correlation_id.map(|id| id.to_string()).unwrap_or_default(),
+            code: error.code.as_deref().unwrap_or_default().to_owned(),
+            raw_code: error.raw_code.clone().unwrap_or_default(),
+            http_status: error.http_status.unwrap_or(0),
+            category: error.category.as_str().to_owned(),
+            retryable: u8::from(error.retryable()),
+            retry: error.retry.as_str().to_owned(),
+            retry_after_seconds: error.retry_after_seconds,
+            message: truncate_text(error.message.as_deref().unwrap_or_default(), MESSAGE_CAP).0.to_owned(),
+            family: error.family.as_str().to_owned(),
+            inner_codes: error.inner_codes.clone(),
+            service: error.context.service.clone().unwrap_or_default(),
+            method: error.context.method.clone().unwrap_or_default(),
+            host: url.and_then(host).unwrap_or_default().to_owned(),
+            api: url.and_then(api_template).unwrap_or_default(),
+            tenant_id: error.context.tenant_id.map(|id| id.to_string()).unwrap_or_default(),
+            source: position.source.clone(),
+            source_partition: position.partition,
+            source_offset: position.offset,
+            raw: raw.to_owned(),
+            raw_truncated: u8::from(raw_truncated),
+        }
+    }
+
+    /// Bytes this row adds to an insert, roughly, for batching by size.
+    pub fn approximate_size(&self) -> usize {
+        128 + self.raw.len() + self.message.len() + self.inner_codes.iter().map(String::len).sum::<usize>()
+    }
+}
+
+/// One row of `quarantine`.
+#[derive(Debug, Clone, PartialEq, Row, Serialize)]
+pub struct QuarantineRow {
+    pub received_date: u16,
+    pub received_time: u32,
+    pub reason: String,
+    pub detail: String,
+    pub source: String,
+    pub source_partition: i32,
+    pub source_offset: u64,
+    pub size: u64,
+    /// The record's bytes as they were, which need not be UTF-8.
+    #[serde(serialize_with = "as_bytes")]
+    pub raw: Vec<u8>,
+    pub raw_truncated: u8,
+}
+
+impl QuarantineRow {
+    pub fn new(reason: Unreadable, record: &[u8], size: usize, position: &Position, now: Timestamp, raw_cap: usize) -> QuarantineRow {
+        let kept = record.get(..raw_cap.min(record.len())).unwrap_or(record);
+        QuarantineRow {
+            received_date: days(now),
+            received_time: seconds(now),
+            reason: reason.reason().to_owned(),
+            detail: reason.to_string(),
+            source: position.source.clone(),
+            source_partition: position.partition,
+            source_offset: position.offset,
+            size: size as u64,
+            raw: kept.to_vec(),
+            raw_truncated: u8::from(kept.len() < size),
+        }
+    }
+
+    pub fn approximate_size(&self) -> usize {
+        96 + self.raw.len() + self.detail.len()
+    }
+}
+
+fn as_bytes<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(bytes)
+}
+
+/// An event as a lookup shows it.
+#[derive(Debug, Clone, PartialEq, Row, Deserialize)]
+pub struct StoredEvent {
+    pub correlation_id: String,
+    pub event_date: u16,
+    pub event_time: u32,
+    pub event_millis: u16,
+    pub service: String,
+    pub method: String,
+    pub api: String,
+    pub host: String,
+    pub http_status: u16,
+    pub code: String,
+    pub category: String,
+    pub message: String,
+    pub source: String,
+    pub source_partition: i32,
+    pub source_offset: u64,
+}
+
+impl StoredEvent {
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        Timestamp::from_unix_millis(i64::from(self.event_time) * 1000 + i64::from(self.event_millis))
+    }
+}
+
+/// `DateTime` is seconds since the epoch as a `UInt32`: earlier or later times are clamped.
+fn seconds(time: Timestamp) -> u32 {
+    time.unix_millis().div_euclid(1000).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// `Date` is days since the epoch as a `UInt16`.
+fn days(time: Timestamp) -> u16 {
+    time.unix_millis().div_euclid(86_400_000).clamp(0, i64::from(u16::MAX)) as u16
+}
+
+/// At most `cap` bytes of `text`, cut at a character boundary, and whether it was cut.
+fn truncate_text(text: &str, cap: usize) -> (&str, bool) {
+    if text.len() <= cap {
+        return (text, false);
+    }
+    let mut cut = cap;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (text.get(..cut).unwrap_or_default(), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Classification;
+    use crate::{classify, Limits};
+
+    fn position() -> Position {
+        Position { source: "file:abc".into(), partition: 0, offset: 7 }
+    }
+
+    #[test]
+    fn an_error_becomes_a_row() {
+        let record = r#"{"ts":"2026-11-26T10:00:01.250Z","service":"sync","url":"https://h/api/machines/123/isolate","error":{"code":"429","target":"43F4CB08-8FAC-4B65-9DB1-745C2AE65F3A"}}"#;
+        let Classification::ApiError(error) = classify(record.as_bytes(), &Limits::default()) else { panic!("an error") };
+        let now = Timestamp::from_unix_millis(1_800_000_000_000).unwrap();
+        let row = ErrorRow::new(&error, record, &position(), now, now, 40);
+        assert_eq!(row.event_time, 1_795_312_801);
+        assert_eq!(row.event_millis, 250);
+        assert_eq!(row.event_date, 20_783);
+        assert_eq!(row.correlation_id, "43f4cb08-8fac-4b65-9db1-745c2ae65f3a");
+        assert_eq!((row.code.as_str(), row.raw_code.as_str(), row.http_status), ("TooManyRequests", "429", 429));
+        assert_eq!((row.category.as_str(), row.retryable, row.retry.as_str()), ("throttling", 1, "after_delay"));
+        assert_eq!((row.service.as_str(), row.host.as_str(), row.api.as_str()), ("sync", "h", "/api/machines/{id}/isolate"));
+        assert_eq!((row.raw.len(), row.raw_truncated), (40, 1));
+        assert_eq!((row.source.as_str(), row.source_offset), ("file:abc", 7));
+    }
+
+    #[test]
+    fn records_without_a_time_take_the_fallback() {
+        let Classification::ApiError(error) = classify(b"(503) upstream", &Limits::default()) else { panic!("an error") };
+        let fallback = Timestamp::from_unix_millis(86_400_000 * 3 + 5).unwrap();
+        let row = ErrorRow::new(&error, "(503) upstream", &position(), fallback, fallback, 100);
+        assert_eq!((row.event_date, row.event_time, row.event_millis), (3, 86_400 * 3, 5));
+        assert_eq!(row.raw_truncated, 0);
+    }
+
+    #[test]
+    fn quarantine_keeps_bytes_up_to_the_cap() {
+        let now = Timestamp::from_unix_millis(0).unwrap();
+        let row = QuarantineRow::new(Unreadable::NotUtf8 { offset: 1 }, b"a\xffbc", 4, &position(), now, 2);
+        assert_eq!((row.raw.as_slice(), row.raw_truncated, row.size), (&b"a\xff"[..], 1, 4));
+        assert_eq!(row.reason, "not_utf8");
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate_text("héllo", 2), ("h", true));
+        assert_eq!(truncate_text("hé", 3), ("hé", false));
+    }
+}

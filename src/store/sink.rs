@@ -1,0 +1,224 @@
+//! The sink: gathers rows into batches, inserts them, and says which source positions are
+//! stored so the caller can acknowledge exactly those.
+//!
+//! A batch is flushed when it reaches a row count, a size, or an age. A transient failure is
+//! retried with exponential backoff and jitter for as long as it takes; a failure retrying
+//! cannot fix (wrong schema, syntax, access) is returned at once, loudly, and nothing of the
+//! batch is acknowledged. After a broken connection the sink first asks ClickHouse whether the
+//! insert landed anyway, so an insert is never applied twice.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::rows::{ErrorRow, Position, QuarantineRow};
+use super::{Store, StoreError, Table};
+
+/// When a batch is flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkSettings {
+    pub max_rows: usize,
+    pub max_bytes: usize,
+    pub max_delay: Duration,
+    /// The first retry waits this long; each next one twice as long, up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for SinkSettings {
+    fn default() -> Self {
+        SinkSettings {
+            max_rows: 50_000,
+            max_bytes: 64 * 1024 * 1024,
+            max_delay: Duration::from_secs(1),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The highest position stored, per source partition, after a flush.
+pub type StoredPositions = BTreeMap<(String, i32), u64>;
+
+/// Rows of one table waiting in a batch, with the positions they came from.
+#[derive(Debug)]
+struct Pending<T> {
+    rows: Vec<T>,
+    /// Per source partition: the lowest and highest position and the number of rows.
+    spans: BTreeMap<(String, i32), (u64, u64, u64)>,
+}
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Pending { rows: Vec::new(), spans: BTreeMap::new() }
+    }
+}
+
+impl<T> Pending<T> {
+    fn push(&mut self, row: T, position: &Position) {
+        self.rows.push(row);
+        let span = self
+            .spans
+            .entry((position.source.clone(), position.partition))
+            .or_insert((position.offset, position.offset, 0));
+        span.0 = span.0.min(position.offset);
+        span.1 = span.1.max(position.offset);
+        span.2 += 1;
+    }
+}
+
+#[derive(Debug)]
+pub struct Sink {
+    store: Store,
+    settings: SinkSettings,
+    errors: Pending<ErrorRow>,
+    quarantine: Pending<QuarantineRow>,
+    bytes: usize,
+    opened: Option<Instant>,
+    /// The highest position seen per source partition, errors or not.
+    seen: StoredPositions,
+    jitter: Jitter,
+}
+
+impl Sink {
+    pub fn new(store: Store, settings: SinkSettings) -> Sink {
+        Sink {
+            store,
+            settings,
+            errors: Pending::default(),
+            quarantine: Pending::default(),
+            bytes: 0,
+            opened: None,
+            seen: BTreeMap::new(),
+            jitter: Jitter::new(),
+        }
+    }
+
+    fn open(&mut self) {
+        self.opened.get_or_insert_with(Instant::now);
+    }
+
+    /// Records that a position was read; it is acknowledged with the batch it falls in.
+    pub fn saw(&mut self, position: &Position) {
+        self.open();
+        let highest = self.seen.entry((position.source.clone(), position.partition)).or_insert(position.offset);
+        *highest = (*highest).max(position.offset);
+    }
+
+    pub fn add_error(&mut self, row: ErrorRow, position: &Position) {
+        self.saw(position);
+        self.bytes += row.approximate_size();
+        self.errors.push(row, position);
+    }
+
+    pub fn add_quarantine(&mut self, row: QuarantineRow, position: &Position) {
+        self.saw(position);
+        self.bytes += row.approximate_size();
+        self.quarantine.push(row, position);
+    }
+
+    pub fn rows(&self) -> usize {
+        self.errors.rows.len() + self.quarantine.rows.len()
+    }
+
+    /// Whether the batch is full or old enough to flush.
+    pub fn is_due(&self) -> bool {
+        self.rows() >= self.settings.max_rows
+            || self.bytes >= self.settings.max_bytes
+            || self.opened.is_some_and(|opened| opened.elapsed() >= self.settings.max_delay)
+    }
+
+    /// Stores the batch and returns the positions it covers. Retries transient failures until
+    /// they pass; returns the first error that retrying cannot fix, keeping the batch.
+    pub async fn flush(&mut self) -> Result<StoredPositions, StoreError> {
+        store_pending(&self.store, &mut self.errors, &self.settings, &mut self.jitter).await?;
+        store_pending(&self.store, &mut self.quarantine, &self.settings, &mut self.jitter).await?;
+        self.bytes = 0;
+        self.opened = None;
+        Ok(std::mem::take(&mut self.seen))
+    }
+}
+
+/// Inserts the pending rows of one table until they are stored, then empties them.
+async fn store_pending<T: Table>(
+    store: &Store,
+    pending: &mut Pending<T>,
+    settings: &SinkSettings,
+    jitter: &mut Jitter,
+) -> Result<(), StoreError> {
+    if pending.rows.is_empty() {
+        return Ok(());
+    }
+    let mut backoff = settings.initial_backoff;
+    let mut attempt = 1u32;
+    // Set when a connection broke mid-insert: the server may have committed it. Until a query
+    // says whether it did, nothing is inserted again.
+    let mut maybe_stored = false;
+    loop {
+        let outcome = if maybe_stored {
+            match already_stored(store, T::TABLE, &pending.spans).await {
+                Ok(true) => {
+                    info!(table = T::TABLE, "the interrupted insert had been stored, not repeating it");
+                    break;
+                }
+                Ok(false) => {
+                    maybe_stored = false;
+                    continue;
+                }
+                Err(error) => Err(error),
+            }
+        } else {
+            store.insert(&pending.rows).await
+        };
+        let error = match outcome {
+            Ok(()) => break,
+            Err(error) if !error.is_transient() => return Err(error),
+            Err(error) => error,
+        };
+        maybe_stored |= matches!(error, StoreError::Unreachable { .. });
+        let delay = jitter.spread(backoff);
+        warn!(table = T::TABLE, attempt, rows = pending.rows.len(), %error, retry_in_ms = delay.as_millis() as u64, "insert failed, will retry");
+        tokio::time::sleep(delay).await;
+        backoff = (backoff * 2).min(settings.max_backoff);
+        attempt += 1;
+    }
+    *pending = Pending::default();
+    Ok(())
+}
+
+/// Whether every pending row of `table` is in ClickHouse already. Inserts are atomic, so the
+/// rows at the batch's positions are either all there or none of them.
+async fn already_stored(
+    store: &Store,
+    table: &str,
+    spans: &BTreeMap<(String, i32), (u64, u64, u64)>,
+) -> Result<bool, StoreError> {
+    for ((source, partition), (first, last, count)) in spans {
+        let position = Position { source: source.clone(), partition: *partition, offset: *first };
+        if store.rows_at(table, &position, *first, *last).await? < *count {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Spreads retry delays so that processes restarting together do not retry in lockstep; the
+/// exact spread does not matter (xorshift).
+#[derive(Debug)]
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+        Jitter(seed | 1)
+    }
+
+    /// Between half and the whole of `delay`.
+    fn spread(&mut self, delay: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        delay.mul_f64(0.5 + (self.0 % 1000) as f64 / 2000.0)
+    }
+}

@@ -1,0 +1,95 @@
+//! A fresh ClickHouse database for each test, on the server the test command started
+//! (`ERRWATCH_CLICKHOUSE_URL`, else the private instance of scripts/clickhouse.sh).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use errwatch::store::{Settings, Store};
+
+pub fn url() -> String {
+    std::env::var("ERRWATCH_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18123".to_owned())
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    /// A new, empty database named after the test; nothing is created on the server yet.
+    pub fn new(test: &str) -> TestDatabase {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("errwatch_test_{test}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        TestDatabase { name }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings_at(&url())
+    }
+
+    pub fn settings_at(&self, url: &str) -> Settings {
+        Settings {
+            url: url.to_owned(),
+            database: self.name.clone(),
+            user: std::env::var("ERRWATCH_CLICKHOUSE_USER").ok(),
+            password: std::env::var("ERRWATCH_CLICKHOUSE_PASSWORD").ok(),
+        }
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(self.settings()).unwrap()
+    }
+
+    /// A migrated store.
+    pub async fn migrated(&self) -> Store {
+        let store = self.store();
+        store.migrate().await.unwrap_or_else(|error| panic!("migrate on {}: {error}", url()));
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop may run inside a runtime; a thread of its own keeps it out of that one.
+        let _ = std::thread::spawn(move || {
+            runtime().block_on(async {
+                let client = clickhouse::Client::default().with_url(url()).with_validation(false);
+                client.query(&format!("DROP DATABASE IF EXISTS {name}")).execute().await
+            })
+        })
+        .join();
+    }
+}
+
+/// Runs one query returning one value, for checks.
+pub async fn scalar<T>(store_settings: &Settings, sql: &str) -> T
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    clickhouse::Client::default()
+        .with_url(&store_settings.url)
+        .with_database(&store_settings.database)
+        .with_validation(false)
+        .query(sql)
+        .fetch_one::<T>()
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+}
+
+pub async fn rows<T>(store_settings: &Settings, sql: &str) -> Vec<T>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    clickhouse::Client::default()
+        .with_url(&store_settings.url)
+        .with_database(&store_settings.database)
+        .with_validation(false)
+        .query(sql)
+        .fetch_all::<T>()
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+}
