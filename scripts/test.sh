@@ -10,6 +10,16 @@ step "toolchain components"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
+step "ClickHouse server for the tests"
+if [[ -z "${ERRWATCH_CLICKHOUSE_URL:-}" ]]; then
+  ERRWATCH_CLICKHOUSE_URL=$(./scripts/clickhouse.sh)
+  export ERRWATCH_CLICKHOUSE_URL
+fi
+echo "using ClickHouse at $ERRWATCH_CLICKHOUSE_URL"
+
+step "chdb (current ClickHouse, in process) for checking migrations"
+python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb-core
+
 step "cargo fmt --check"
 cargo fmt --check
 

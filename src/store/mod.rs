@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clickhouse::{Client, Compression};
 
-pub use migrate::{MigrationReport, MIGRATIONS};
+pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use rows::{ErrorRow, Position, QuarantineRow, StoredEvent, DEFAULT_RAW_CAP};
 pub use sink::{Sink, SinkSettings, StoredPositions};
 
@@ -100,6 +100,12 @@ fn first_line(message: &str) -> String {
         None => line.to_owned(),
     }
 }
+
+/// The daily partitions older than a number of days (bound second) in a database (bound first).
+pub const OLD_PARTITIONS_SQL: &str = "SELECT DISTINCT table, partition FROM system.parts \
+     WHERE database = ? AND active \
+     AND table IN ('api_errors', 'api_errors_by_correlation', 'api_errors_per_minute', 'quarantine') \
+     AND toDate(partition) < today() - ? ORDER BY table, partition";
 
 /// A row type and the table it is stored in.
 pub trait Table: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync {
@@ -253,12 +259,9 @@ impl Store {
     /// Drops every daily partition older than `days` days from every table that has them.
     /// Returns the partitions dropped, as `table:partition`.
     pub async fn drop_partitions_older_than(&self, days: u32) -> Result<Vec<String>, StoreError> {
-        let query = "SELECT DISTINCT table, partition FROM system.parts \
-             WHERE database = ? AND active AND table IN ('api_errors', 'api_errors_by_correlation', 'api_errors_per_minute', 'quarantine') \
-             AND toDate(partition) < today() - ? ORDER BY table, partition";
         let old: Vec<(String, String)> = self
             .queries
-            .query(query)
+            .query(OLD_PARTITIONS_SQL)
             .bind(self.settings.database.as_str())
             .bind(days)
             .fetch_all()

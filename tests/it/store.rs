@@ -312,3 +312,47 @@ fn a_rejected_insert_is_reported_not_retried() {
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "it did not wait for retries");
     });
 }
+
+/// The migrations and the retention query on current ClickHouse (chdb runs it in process).
+#[test]
+fn migrations_run_on_current_clickhouse() {
+    let statements: Vec<String> =
+        MIGRATIONS.iter().flat_map(|(_, _, sql)| errwatch::store::migration_statements(sql)).collect();
+    let retention = errwatch::store::OLD_PARTITIONS_SQL.replacen('?', "'errwatch'", 1).replacen('?', "0", 1);
+    let script = r#"
+import json, sys
+from chdb import session
+work = json.load(sys.stdin)
+s = session.Session()
+s.query("CREATE DATABASE IF NOT EXISTS errwatch")
+s.query("USE errwatch")
+for statement in work["statements"]:
+    s.query(statement)
+for statement in work["statements"]:
+    s.query(statement)
+s.query("INSERT INTO api_errors (event_date, event_time, correlation_id, category, code, service, http_status, source, source_offset) "
+        "VALUES (today() - 3, now() - 3 * 86400, 'c0ffee00-1234-4abc-8def-0123456789ab', 'throttling', 'TooManyRequests', 'svc', 429, 'file:1', 1)")
+print(s.query("SELECT version()", "CSV").bytes().decode().strip())
+print(s.query("SELECT count() FROM api_errors_by_correlation WHERE correlation_id = 'c0ffee00-1234-4abc-8def-0123456789ab'", "CSV").bytes().decode().strip())
+print(s.query("SELECT sum(events) FROM api_errors_per_minute", "CSV").bytes().decode().strip())
+print(s.query(work["retention"], "CSV").bytes().decode().strip().replace("\n", ";"))
+"#;
+    let input = serde_json::json!({"statements": statements, "retention": retention}).to_string();
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "chdb failed (is chdb-core installed?): {}{stdout}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let major: u32 = lines[0].trim_matches('"').split('.').next().unwrap().parse().unwrap();
+    assert!(major >= 24, "chdb runs a current ClickHouse, not {}", lines[0]);
+    assert_eq!(lines[1], "1", "the lookup view fills its table");
+    assert_eq!(lines[2], "1", "the roll-up view fills its table");
+    assert_eq!(lines[3].matches("api_errors").count(), 3, "the retention query finds the old partitions: {}", lines[3]);
+}
