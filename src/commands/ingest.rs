@@ -67,7 +67,12 @@ pub enum IngestError {
 }
 
 /// Ingests every input in turn.
-pub fn run(runtime: &Runtime, store: &Store, inputs: &[InputPath], options: &IngestOptions) -> Result<IngestSummary, IngestError> {
+pub fn run(
+    runtime: &Runtime,
+    store: &Store,
+    inputs: &[InputPath],
+    options: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
     let mut sink = Sink::new(store.clone(), options.sink);
     let started = Instant::now();
@@ -116,7 +121,10 @@ fn ingest_one(
                     summary.errors_stored += 1;
                 }
                 Classification::Unreadable(reason) => {
-                    sink.add_quarantine(QuarantineRow::new(reason, bytes, bytes.len(), &position, now, options.raw_cap), &position);
+                    sink.add_quarantine(
+                        QuarantineRow::new(reason, bytes, bytes.len(), &position, now, options.raw_cap),
+                        &position,
+                    );
                     summary.quarantined += 1;
                 }
                 Classification::NotAnError { .. } => sink.saw(&position),
@@ -164,7 +172,8 @@ impl Meter {
         self.last_shown = Instant::now();
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = summary.records as f64 / elapsed;
-        let share = self.total_bytes.filter(|total| *total > 0).map(|total| (bytes_read as f64 / total as f64).min(1.0));
+        let share =
+            self.total_bytes.filter(|total| *total > 0).map(|total| (bytes_read as f64 / total as f64).min(1.0));
         let eta = share.filter(|share| *share > 0.0).map(|share| elapsed * (1.0 - share) / share);
         match self.mode {
             Progress::Terminal => {

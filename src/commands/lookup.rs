@@ -134,7 +134,10 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("TIME"), "{out}");
-        assert!(lines[1].contains("POST /api/machines/{id}/isolate  429     TooManyRequests  throttling  quota reached"), "{out}");
+        assert!(
+            lines[1].contains("POST /api/machines/{id}/isolate  429     TooManyRequests  throttling  quota reached"),
+            "{out}"
+        );
     }
 
     #[test]

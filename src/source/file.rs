@@ -121,7 +121,8 @@ mod tests {
         std::fs::write(&plain, b"one\ntwo\n").unwrap();
         std::fs::write(&copy, b"one\ntwo\n").unwrap();
         std::fs::write(&grown, b"one\ntwo\nthree\n").unwrap();
-        let mut encoder = flate2::write::GzEncoder::new(File::create(&compressed).unwrap(), flate2::Compression::fast());
+        let mut encoder =
+            flate2::write::GzEncoder::new(File::create(&compressed).unwrap(), flate2::Compression::fast());
         encoder.write_all(b"one\ntwo\n").unwrap();
         encoder.finish().unwrap();
 

@@ -10,7 +10,10 @@ use std::io::{self, BufRead};
 pub enum Line<'a> {
     Record(&'a [u8]),
     /// A line over the limit: its length, and its first `limit + 1` bytes.
-    TooLong { size: usize, head: &'a [u8] },
+    TooLong {
+        size: usize,
+        head: &'a [u8],
+    },
 }
 
 /// Splits input into lines without ever holding more than `limit + 1` bytes of one line.

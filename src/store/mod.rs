@@ -64,7 +64,9 @@ impl StoreError {
     fn from_client(error: clickhouse::error::Error, url: &str) -> StoreError {
         use clickhouse::error::Error;
         match error {
-            Error::Network(_) | Error::TimedOut => StoreError::Unreachable { url: url.to_owned(), detail: error.to_string() },
+            Error::Network(_) | Error::TimedOut => {
+                StoreError::Unreachable { url: url.to_owned(), detail: error.to_string() }
+            }
             Error::BadResponse(message) => {
                 let code = exception_code(&message);
                 let message = first_line(&message);
@@ -270,7 +272,8 @@ impl Store {
         let mut dropped = Vec::with_capacity(old.len());
         for (table, partition) in old {
             // Partition values come from system.parts and are dates; binding keeps them quoted.
-            let statement = self.queries.query(&format!("ALTER TABLE {table} DROP PARTITION ?")).bind(partition.as_str());
+            let statement =
+                self.queries.query(&format!("ALTER TABLE {table} DROP PARTITION ?")).bind(partition.as_str());
             statement.execute().await.map_err(|e| self.error(e))?;
             dropped.push(format!("{table}:{partition}"));
         }
@@ -291,7 +294,10 @@ mod tests {
         assert!(!error("Code: 16. DB::Exception: No such column foo in table").is_transient());
         assert!(!error("bad response without a code").is_transient());
         let rejected = error("Code: 60. DB::Exception: Table errwatch.nope doesn't exist.\nstack trace");
-        assert_eq!(rejected.to_string(), "ClickHouse rejected the request (code 60): Code: 60. DB::Exception: Table errwatch.nope doesn't exist.");
+        assert_eq!(
+            rejected.to_string(),
+            "ClickHouse rejected the request (code 60): Code: 60. DB::Exception: Table errwatch.nope doesn't exist."
+        );
     }
 
     #[test]
@@ -305,7 +311,12 @@ mod tests {
 
     #[test]
     fn passwords_are_not_printed() {
-        let settings = Settings { url: "http://h".into(), database: "d".into(), user: Some("u".into()), password: Some("hunter2".into()) };
+        let settings = Settings {
+            url: "http://h".into(),
+            database: "d".into(),
+            user: Some("u".into()),
+            password: Some("hunter2".into()),
+        };
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }

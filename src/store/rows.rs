@@ -55,7 +55,14 @@ pub struct ErrorRow {
 impl ErrorRow {
     /// The row for an error; the event time is the record's own, else `fallback_time` (the
     /// Kafka timestamp, or the time of ingestion).
-    pub fn new(error: &ApiError, record: &str, position: &Position, fallback_time: Timestamp, now: Timestamp, raw_cap: usize) -> ErrorRow {
+    pub fn new(
+        error: &ApiError,
+        record: &str,
+        position: &Position,
+        fallback_time: Timestamp,
+        now: Timestamp,
+        raw_cap: usize,
+    ) -> ErrorRow {
         let event_time = error.timestamp.unwrap_or(fallback_time);
         let (raw, raw_truncated) = truncate_text(record, raw_cap);
         let url = error.context.url.as_deref();
@@ -112,7 +119,14 @@ pub struct QuarantineRow {
 }
 
 impl QuarantineRow {
-    pub fn new(reason: Unreadable, record: &[u8], size: usize, position: &Position, now: Timestamp, raw_cap: usize) -> QuarantineRow {
+    pub fn new(
+        reason: Unreadable,
+        record: &[u8],
+        size: usize,
+        position: &Position,
+        now: Timestamp,
+        raw_cap: usize,
+    ) -> QuarantineRow {
         let kept = record.get(..raw_cap.min(record.len())).unwrap_or(record);
         QuarantineRow {
             received_date: days(now),
@@ -198,7 +212,9 @@ mod tests {
     #[test]
     fn an_error_becomes_a_row() {
         let record = r#"{"ts":"2026-11-26T10:00:01.250Z","service":"sync","url":"https://h/api/machines/123/isolate","error":{"code":"429","target":"43F4CB08-8FAC-4B65-9DB1-745C2AE65F3A"}}"#;
-        let Classification::ApiError(error) = classify(record.as_bytes(), &Limits::default()) else { panic!("an error") };
+        let Classification::ApiError(error) = classify(record.as_bytes(), &Limits::default()) else {
+            panic!("an error")
+        };
         let now = Timestamp::from_unix_millis(1_800_000_000_000).unwrap();
         let row = ErrorRow::new(&error, record, &position(), now, now, 40);
         assert_eq!(row.event_time, 1_795_312_801);
@@ -207,14 +223,19 @@ mod tests {
         assert_eq!(row.correlation_id, "43f4cb08-8fac-4b65-9db1-745c2ae65f3a");
         assert_eq!((row.code.as_str(), row.raw_code.as_str(), row.http_status), ("TooManyRequests", "429", 429));
         assert_eq!((row.category.as_str(), row.retryable, row.retry.as_str()), ("throttling", 1, "after_delay"));
-        assert_eq!((row.service.as_str(), row.host.as_str(), row.api.as_str()), ("sync", "h", "/api/machines/{id}/isolate"));
+        assert_eq!(
+            (row.service.as_str(), row.host.as_str(), row.api.as_str()),
+            ("sync", "h", "/api/machines/{id}/isolate")
+        );
         assert_eq!((row.raw.len(), row.raw_truncated), (40, 1));
         assert_eq!((row.source.as_str(), row.source_offset), ("file:abc", 7));
     }
 
     #[test]
     fn records_without_a_time_take_the_fallback() {
-        let Classification::ApiError(error) = classify(b"(503) upstream", &Limits::default()) else { panic!("an error") };
+        let Classification::ApiError(error) = classify(b"(503) upstream", &Limits::default()) else {
+            panic!("an error")
+        };
         let fallback = Timestamp::from_unix_millis(86_400_000 * 3 + 5).unwrap();
         let row = ErrorRow::new(&error, "(503) upstream", &position(), fallback, fallback, 100);
         assert_eq!((row.event_date, row.event_time, row.event_millis), (3, 86_400 * 3, 5));

@@ -58,10 +58,11 @@ impl<T> Default for Pending<T> {
 impl<T> Pending<T> {
     fn push(&mut self, row: T, position: &Position) {
         self.rows.push(row);
-        let span = self
-            .spans
-            .entry((position.source.clone(), position.partition))
-            .or_insert((position.offset, position.offset, 0));
+        let span = self.spans.entry((position.source.clone(), position.partition)).or_insert((
+            position.offset,
+            position.offset,
+            0,
+        ));
         span.0 = span.0.min(position.offset);
         span.1 = span.1.max(position.offset);
         span.2 += 1;
@@ -210,7 +211,8 @@ struct Jitter(u64);
 
 impl Jitter {
     fn new() -> Jitter {
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
         Jitter(seed | 1)
     }
 

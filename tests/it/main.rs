@@ -10,3 +10,4 @@ mod corpus;
 mod properties;
 mod proxy;
 mod store;
+mod store_cli;

@@ -70,8 +70,11 @@ fn migrations_twice_change_nothing_and_race_harmlessly() {
         let (first, second) = tokio::join!(store.migrate(), store.migrate());
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(first.created_database || second.created_database);
-        let tables_after_first: Vec<String> =
-            rows(&database.settings(), "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name").await;
+        let tables_after_first: Vec<String> = rows(
+            &database.settings(),
+            "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name",
+        )
+        .await;
         assert_eq!(
             tables_after_first,
             [
@@ -109,7 +112,10 @@ fn ingest_stores_the_corpus_and_quarantines_unreadable_records_once() {
 
     let summary = ingest_file(&store, &file, 2048);
     let expected_errors = corpus.iter().filter(|(_, expect)| expect["envelope"] == true).count() as u64;
-    assert_eq!(summary, IngestSummary { records: corpus.len() as u64 + 2, skipped: 0, errors_stored: expected_errors, quarantined: 2 });
+    assert_eq!(
+        summary,
+        IngestSummary { records: corpus.len() as u64 + 2, skipped: 0, errors_stored: expected_errors, quarantined: 2 }
+    );
 
     let settings = database.settings();
     runtime().block_on(async {
@@ -136,9 +142,13 @@ fn ingest_stores_the_corpus_and_quarantines_unreadable_records_once() {
             }
         }
         let quarantined: Vec<(u64, String, u64, u8)> =
-            rows(&settings, "SELECT source_offset, reason, size, raw_truncated FROM quarantine ORDER BY source_offset").await;
+            rows(&settings, "SELECT source_offset, reason, size, raw_truncated FROM quarantine ORDER BY source_offset")
+                .await;
         let first_bad_line = corpus.len() as u64 + 1;
-        assert_eq!(quarantined, [(first_bad_line, "not_utf8".to_owned(), 17, 0), (first_bad_line + 1, "too_large".to_owned(), 3000, 1)]);
+        assert_eq!(
+            quarantined,
+            [(first_bad_line, "not_utf8".to_owned(), 17, 0), (first_bad_line + 1, "too_large".to_owned(), 3000, 1)]
+        );
         let raw: Vec<u8> = scalar::<String>(&settings, "SELECT hex(raw) FROM quarantine WHERE reason = 'not_utf8'")
             .await
             .as_bytes()
@@ -174,9 +184,14 @@ fn lookup_finds_an_incident_under_every_spelling() {
     let store = runtime().block_on(database.migrated());
     let guid = "c0ffee00-1234-4abc-8def-0123456789ab";
     let lines = [
-        format!(r#"{{"ts":"2026-11-26T10:00:02.500Z","service":"sync","url":"https://h/api/machines/42/isolate","method":"POST","status":403,"body":{{"error":{{"code":"Forbidden","message":"no","target":"{guid}"}}}}}}"#),
+        format!(
+            r#"{{"ts":"2026-11-26T10:00:02.500Z","service":"sync","url":"https://h/api/machines/42/isolate","method":"POST","status":403,"body":{{"error":{{"code":"Forbidden","message":"no","target":"{guid}"}}}}}}"#
+        ),
         "2026-11-26T10:00:00Z INFO unrelated".to_owned(),
-        format!(r#"{{"ts":"2026-11-26T10:00:01Z","error":{{"code":"TooManyRequests","message":"slow down","target":"{}"}}}}"#, guid.to_uppercase()),
+        format!(
+            r#"{{"ts":"2026-11-26T10:00:01Z","error":{{"code":"TooManyRequests","message":"slow down","target":"{}"}}}}"#,
+            guid.to_uppercase()
+        ),
         r#"{"error":{"code":"NotFound","target":"11111111-2222-4333-8444-555555555555"}}"#.to_owned(),
     ];
     let file = TempFile::new("lookup.log", lines.join("\n").as_bytes());
@@ -204,7 +219,11 @@ fn the_roll_up_counts_what_the_raw_table_holds() {
     for index in 0..300 {
         let status = [429, 401, 403, 500, 404][index % 5];
         let minute = index % 7;
-        content.push_str(&format!(r#"{{"ts":"2026-11-26T10:{minute:02}:{:02}Z","service":"svc{}","status":{status}}}"#, index % 60, index % 3));
+        content.push_str(&format!(
+            r#"{{"ts":"2026-11-26T10:{minute:02}:{:02}Z","service":"svc{}","status":{status}}}"#,
+            index % 60,
+            index % 3
+        ));
         content.push('\n');
     }
     let file = TempFile::new("rollup.log", content.as_bytes());
@@ -233,7 +252,9 @@ fn retention_drops_only_old_partitions() {
     let day = 86_400;
     let lines: Vec<String> = [40 * day, 31 * day, 2 * day, 0]
         .iter()
-        .map(|age| format!(r#"{{"ts":{},"status":500,"correlation_id":"43f4cb08-8fac-4b65-9db1-745c2ae65f3a"}}"#, now - age))
+        .map(|age| {
+            format!(r#"{{"ts":{},"status":500,"correlation_id":"43f4cb08-8fac-4b65-9db1-745c2ae65f3a"}}"#, now - age)
+        })
         .collect();
     let file = TempFile::new("retention.log", lines.join("\n").as_bytes());
     assert_eq!(ingest_file(&store, &file, 4096).errors_stored, 4);
@@ -242,9 +263,11 @@ fn retention_drops_only_old_partitions() {
         let dropped = store.drop_partitions_older_than(30).await.unwrap();
         assert_eq!(dropped.len(), 6, "two old days in three tables: {dropped:?}");
         for table in ["api_errors", "api_errors_by_correlation", "api_errors_per_minute"] {
-            let left: u64 = scalar(&settings, &format!("SELECT count() FROM {table} WHERE event_date < today() - 30")).await;
+            let left: u64 =
+                scalar(&settings, &format!("SELECT count() FROM {table} WHERE event_date < today() - 30")).await;
             assert_eq!(left, 0, "{table}");
-            let kept: u64 = scalar(&settings, &format!("SELECT count() FROM {table} WHERE event_date >= today() - 3")).await;
+            let kept: u64 =
+                scalar(&settings, &format!("SELECT count() FROM {table} WHERE event_date >= today() - 3")).await;
             assert_eq!(kept, 2, "{table}");
         }
         assert!(store.drop_partitions_older_than(30).await.unwrap().is_empty(), "a second run drops nothing");
@@ -270,7 +293,8 @@ fn the_sink_stores_exactly_once_through_broken_connections() {
     let runtime = runtime();
     runtime.block_on(async {
         database.migrated().await;
-        let settings = SinkSettings { initial_backoff: std::time::Duration::from_millis(20), ..SinkSettings::default() };
+        let settings =
+            SinkSettings { initial_backoff: std::time::Duration::from_millis(20), ..SinkSettings::default() };
         for cut in [crate::proxy::Cut::BeforeForwarding, crate::proxy::Cut::AfterServerAnswered] {
             let proxy = crate::proxy::Proxy::start(&crate::clickhouse::url(), cut, 3).await;
             let store = Store::new(database.settings_at(&proxy.url())).unwrap();
@@ -283,7 +307,8 @@ fn the_sink_stores_exactly_once_through_broken_connections() {
             assert_eq!(stored.get(&(source.clone(), 3)), Some(&349), "the sink reports the positions it stored");
             assert!(proxy.cut_connections() >= 3, "{cut:?}: the proxy cut {} connections", proxy.cut_connections());
             let count: u64 =
-                scalar(&database.settings(), &format!("SELECT count() FROM api_errors WHERE source = '{source}'")).await;
+                scalar(&database.settings(), &format!("SELECT count() FROM api_errors WHERE source = '{source}'"))
+                    .await;
             assert_eq!(count, 250, "{cut:?}: rows stored exactly once");
             let distinct: u64 = scalar(
                 &database.settings(),
@@ -348,7 +373,11 @@ print(s.query(work["retention"], "CSV").bytes().decode().strip().replace("\n", "
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "chdb failed (is chdb-core installed?): {}{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "chdb failed (is chdb-core installed?): {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     let major: u32 = lines[0].trim_matches('"').split('.').next().unwrap().parse().unwrap();
     assert!(major >= 24, "chdb runs a current ClickHouse, not {}", lines[0]);

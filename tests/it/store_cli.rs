@@ -1,0 +1,96 @@
+//! `errwatch migrate`, `ingest` and `lookup` as a user runs them, against the test server.
+
+use std::process::{Command, Output};
+
+use crate::clickhouse::TestDatabase;
+
+fn errwatch(database: &TestDatabase) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_errwatch"));
+    command
+        .env("ERRWATCH_CLICKHOUSE_URL", crate::clickhouse::url())
+        .env("ERRWATCH_CLICKHOUSE_DATABASE", &database.name)
+        .env_remove("ERRWATCH_LOG");
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn check_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "stdout: {}\nstderr: {}", text(&output.stdout), text(&output.stderr));
+}
+
+#[test]
+fn ingest_then_lookup_from_the_command_line() {
+    let database = TestDatabase::new("cli");
+    let guid = "5d41402a-bc4b-42a7-9f1e-2a3b4c5d6e7f";
+    let log = std::env::temp_dir().join(format!("errwatch-cli-{}.log", std::process::id()));
+    std::fs::write(
+        &log,
+        format!(
+            "{{\"ts\":\"2026-11-26T10:00:03Z\",\"service\":\"sync\",\"status\":429,\"body\":{{\"error\":{{\"code\":\"429\",\"message\":\"quota\",\"target\":\"{guid}\"}}}}}}\nplain line\n"
+        ),
+    )
+    .unwrap();
+
+    let output = errwatch(&database).arg("ingest").arg(&log).output().unwrap();
+    std::fs::remove_file(&log).unwrap();
+    check_exit(&output, 0);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("ingest finished") && stderr.contains("errors_stored=1"), "{stderr}");
+
+    let output = errwatch(&database).args(["lookup", &format!("{{{}}}", guid.to_uppercase())]).output().unwrap();
+    check_exit(&output, 0);
+    let table = text(&output.stdout);
+    assert!(table.starts_with("TIME"), "{table}");
+    assert!(
+        table.contains("2026-11-26T10:00:03.000Z  sync") && table.contains("TooManyRequests  throttling  quota"),
+        "{table}"
+    );
+
+    let output = errwatch(&database).args(["lookup", guid, "--json"]).output().unwrap();
+    check_exit(&output, 0);
+    let events: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(events[0]["correlation_id"], guid);
+    assert_eq!(events[0]["http_status"], 429);
+
+    let output = errwatch(&database).args(["lookup", "99999999-9999-4999-8999-999999999999"]).output().unwrap();
+    check_exit(&output, 1);
+    assert!(text(&output.stderr).contains("no events for correlation id 99999999-9999-4999-8999-999999999999"));
+}
+
+#[test]
+fn a_lookup_id_is_a_guid_or_a_clear_error() {
+    let database = TestDatabase::new("cli_bad_id");
+    for id in ["' OR 1=1 --", "not-a-guid", "43f4cb08-8fac-4b65-9db1-745c2ae65f3a' OR '1'='1"] {
+        let output = errwatch(&database).args(["lookup", id]).output().unwrap();
+        check_exit(&output, 2);
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("is not a correlation id: expected a GUID"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn an_unreachable_server_says_what_to_do() {
+    let database = TestDatabase::new("cli_unreachable");
+    let output =
+        errwatch(&database).env("ERRWATCH_CLICKHOUSE_URL", "http://127.0.0.1:9").arg("migrate").output().unwrap();
+    check_exit(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("cannot reach ClickHouse at http://127.0.0.1:9"), "{stderr}");
+    assert!(stderr.contains("./scripts/clickhouse.sh") && stderr.contains("ERRWATCH_CLICKHOUSE_URL"), "{stderr}");
+}
+
+#[test]
+fn migrate_creates_the_database_once() {
+    let database = TestDatabase::new("cli_migrate");
+    let first = errwatch(&database).arg("migrate").output().unwrap();
+    check_exit(&first, 0);
+    assert!(text(&first.stderr).contains("created the database"), "{}", text(&first.stderr));
+    let second = errwatch(&database).arg("migrate").output().unwrap();
+    check_exit(&second, 0);
+    let stderr = text(&second.stderr);
+    assert!(!stderr.contains("applied migration") && stderr.contains("schema is up to date"), "{stderr}");
+}
