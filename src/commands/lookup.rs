@@ -145,7 +145,7 @@ mod tests {
         let out = json_array(&[event("m")]);
         let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed[0]["http_status"], 429);
-        assert_eq!(parsed[0]["timestamp"], "2026-11-22T10:40:01.250Z");
+        assert_eq!(parsed[0]["timestamp"], "2026-11-22T02:00:01.250Z");
     }
 
     #[test]

@@ -217,7 +217,7 @@ mod tests {
         };
         let now = Timestamp::from_unix_millis(1_800_000_000_000).unwrap();
         let row = ErrorRow::new(&error, record, &position(), now, now, 40);
-        assert_eq!(row.event_time, 1_795_312_801);
+        assert_eq!(row.event_time, 1_795_687_201);
         assert_eq!(row.event_millis, 250);
         assert_eq!(row.event_date, 20_783);
         assert_eq!(row.correlation_id, "43f4cb08-8fac-4b65-9db1-745c2ae65f3a");
