@@ -24,6 +24,7 @@ pub mod extract;
 pub mod classify;
 pub mod store;
 pub mod report;
+pub mod pipeline;
 pub mod commands;
 
 pub mod codes;

@@ -7,8 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use errwatch::commands::ingest::{IngestOptions, Progress};
+use errwatch::pipeline::PipelineSettings;
 use errwatch::source::file::InputPath;
+use errwatch::source::kafka::KafkaSettings;
 use errwatch::store::{SinkSettings, Store, StoreError, DEFAULT_RAW_CAP};
 use errwatch::{CorrelationId, Limits};
 use tracing::info;
@@ -42,7 +48,26 @@ enum Command {
     /// Show every stored event of one correlation id, oldest first
     #[command(after_help = LOOKUP_EXAMPLES)]
     Lookup(LookupArgs),
+
+    /// Consume client logs from Kafka and store their API errors in ClickHouse, until stopped
+    #[command(long_about = RUN_ABOUT, after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
 }
+
+const RUN_ABOUT: &str = "\
+Consume client logs from Kafka and store their API errors in ClickHouse, until SIGTERM or SIGINT.
+
+Every error event reaches ClickHouse exactly once, through crashes, restarts and rebalances:
+offsets are committed only after the events are stored, and a partition that is assigned
+resumes after the highest offset ClickHouse already holds for it. Unreadable records go to the
+quarantine table. When ClickHouse is slow or down, consumption pauses and resumes by itself.
+On SIGTERM or SIGINT errwatch stops reading, stores what it read, commits and exits 0.";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  ERRWATCH_KAFKA_BROKERS=kafka:9092 ERRWATCH_KAFKA_TOPICS=mde-client-logs errwatch run
+  errwatch run --kafka-topics '^mde-.*' --kafka-option security.protocol=SASL_SSL \\
+      --kafka-option sasl.mechanism=PLAIN --kafka-option sasl.username=errwatch";
 
 const INGEST_ABOUT: &str = "\
 Store the API errors of log files (plain or gzip) or standard input in ClickHouse.
@@ -138,6 +163,63 @@ struct IngestArgs {
 }
 
 #[derive(clap::Args)]
+struct RunArgs {
+    /// Kafka bootstrap servers, comma-separated
+    #[arg(long, env = "ERRWATCH_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    kafka_brokers: String,
+
+    /// Topics to consume, comma-separated; a name starting with ^ is a regular expression
+    #[arg(long, env = "ERRWATCH_KAFKA_TOPICS", value_delimiter = ',', required = true)]
+    kafka_topics: Vec<String>,
+
+    /// Consumer group; processes in one group share the partitions
+    #[arg(long, env = "ERRWATCH_KAFKA_GROUP", default_value = "errwatch")]
+    kafka_group: String,
+
+    /// Any librdkafka setting, as KEY=VALUE (repeatable): security.protocol, sasl.*, ssl.*, ...
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    kafka_options: Vec<(String, String)>,
+
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+
+    /// Records longer than this many bytes are quarantined
+    #[arg(long, value_name = "BYTES", env = "ERRWATCH_MAX_RECORD_BYTES", default_value_t = Limits::DEFAULT_MAX_RECORD_BYTES)]
+    max_record_bytes: usize,
+
+    /// Bytes of each record kept in the raw columns
+    #[arg(long, value_name = "BYTES", env = "ERRWATCH_RAW_CAP", default_value_t = DEFAULT_RAW_CAP)]
+    raw_cap: usize,
+
+    /// Rows per insert, at most (a batch is also sent after --batch-delay-ms)
+    #[arg(long, value_name = "ROWS", env = "ERRWATCH_BATCH_ROWS", default_value_t = SinkSettings::default().max_rows)]
+    batch_rows: usize,
+
+    /// Milliseconds a batch may wait before it is sent
+    #[arg(long, value_name = "MS", env = "ERRWATCH_BATCH_DELAY_MS", default_value_t = 1000)]
+    batch_delay_ms: u64,
+
+    /// Drop daily partitions older than this many days at start
+    #[arg(long, value_name = "DAYS", env = "ERRWATCH_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+
+    /// Seconds the final flush may take at shutdown
+    #[arg(long, value_name = "SECONDS", env = "ERRWATCH_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    shutdown_timeout: u64,
+
+    /// Print the effective configuration (secrets redacted) and exit
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+#[derive(clap::Args)]
 struct LookupArgs {
     /// The correlation id, in any spelling (upper case, braces)
     #[arg(value_name = "ID")]
@@ -204,6 +286,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate(args).map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => ingest(args).map(|()| ExitCode::SUCCESS),
         Command::Lookup(args) => lookup(args),
+        Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -346,4 +429,71 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .chain()
         .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let settings = PipelineSettings {
+        kafka: KafkaSettings {
+            brokers: args.kafka_brokers.clone(),
+            topics: args
+                .kafka_topics
+                .iter()
+                .map(|topic| topic.trim().to_owned())
+                .filter(|topic| !topic.is_empty())
+                .collect(),
+            group: args.kafka_group.clone(),
+            extra: args.kafka_options.clone(),
+        },
+        limits: Limits { max_record_bytes: args.max_record_bytes, ..Limits::default() },
+        raw_cap: args.raw_cap,
+        sink: SinkSettings {
+            max_rows: args.batch_rows.max(1),
+            max_delay: std::time::Duration::from_millis(args.batch_delay_ms),
+            ..SinkSettings::default()
+        },
+        queue_capacity: 100_000,
+        shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout),
+    };
+    let store = args.clickhouse.store()?;
+    if args.print_config {
+        let mut out = io::stdout().lock();
+        writeln!(out, "kafka = {:?}", settings.kafka)?;
+        writeln!(out, "clickhouse = {:?}", store.settings())?;
+        writeln!(out, "limits = {:?}", settings.limits)?;
+        writeln!(out, "raw_cap = {}", settings.raw_cap)?;
+        writeln!(out, "sink = {:?}", settings.sink)?;
+        writeln!(out, "retention_days = {:?}", args.retention_days)?;
+        writeln!(out, "shutdown_timeout = {:?}", settings.shutdown_timeout)?;
+        return Ok(());
+    }
+    if settings.kafka.topics.is_empty() {
+        bail!("no topics to consume: set ERRWATCH_KAFKA_TOPICS or --kafka-topics");
+    }
+    let runtime = runtime()?;
+    runtime.block_on(prepare(&store, args.retention_days))?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let signals = runtime.spawn(wait_for_signal(shutdown.clone()));
+    let result = errwatch::pipeline::run(&runtime, store, &settings, &shutdown);
+    signals.abort();
+    result?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Raises the shutdown flag on SIGTERM or SIGINT.
+async fn wait_for_signal(shutdown: Arc<AtomicBool>) {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; SIGINT still stops errwatch");
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.store(true, Ordering::Relaxed);
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
+    }
+    shutdown.store(true, Ordering::Relaxed);
 }

@@ -5,4 +5,5 @@
 //! - `file`: log files (plain or gzip) and standard input, with a content-based identity.
 
 pub mod file;
+pub mod kafka;
 pub mod lines;

@@ -130,6 +130,14 @@ impl Sink {
             || self.opened.is_some_and(|opened| opened.elapsed() >= self.settings.max_delay)
     }
 
+    /// How long until the batch is due by age; long when it is empty.
+    pub fn time_until_due(&self) -> Duration {
+        match self.opened {
+            Some(opened) => self.settings.max_delay.saturating_sub(opened.elapsed()),
+            None => Duration::from_secs(3600),
+        }
+    }
+
     /// Stores the batch and returns the positions it covers. Retries transient failures until
     /// they pass; returns the first error that retrying cannot fix, keeping the batch.
     pub async fn flush(&mut self) -> Result<StoredPositions, StoreError> {

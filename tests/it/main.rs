@@ -7,6 +7,8 @@ mod classify_cli;
 mod classify_rules;
 mod clickhouse;
 mod corpus;
+mod kafka;
+mod pipeline;
 mod properties;
 mod proxy;
 mod store;

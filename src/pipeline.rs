@@ -1,0 +1,310 @@
+//! `errwatch run`: Kafka → extract → classify → sink → ClickHouse, for months, without loss and
+//! without duplicates.
+//!
+//! Two actors and two bounded queues:
+//!
+//! ```text
+//! consumer thread ── items (bounded) ──> sink task ──> ClickHouse
+//!   poll, classify  <── stored positions ──  batch, insert, retry
+//!   store offsets
+//! ```
+//!
+//! The consumer thread owns the Kafka consumer; rebalance callbacks run on it, inside `poll`.
+//! When the items queue is full (ClickHouse slow or down), the thread pauses its partitions and
+//! keeps polling, so it stays in the group while memory stays bounded. An offset is stored only
+//! once the sink reports every record up to it stored; the sink never reports past a failed
+//! batch, so a later offset can never be committed over a lost one.
+//!
+//! Shutdown has one path: the flag is raised (SIGTERM, SIGINT), the thread stops reading, hands
+//! over what it holds, waits for the final flush, stores and commits the offsets, leaves the
+//! group, and the sink task ends when its queue closes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc as async_mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::classify::{classify, Classification};
+use crate::extract::Limits;
+use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
+use crate::store::{ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions};
+use crate::timestamp::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub kafka: KafkaSettings,
+    pub limits: Limits,
+    pub raw_cap: usize,
+    pub sink: SinkSettings,
+    /// Records queued between the consumer and the sink, at most.
+    pub queue_capacity: usize,
+    /// How long the final flush may take at shutdown before giving up (offsets are then not
+    /// committed, so nothing is lost: the next start reads those records again).
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("cannot store events, stopping without committing what was not stored: {0}")]
+    Store(#[from] StoreError),
+    #[error("the final flush did not finish within {0:?}; offsets not committed are read again at the next start")]
+    ShutdownTimeout(Duration),
+    #[error("the sink stopped unexpectedly")]
+    SinkGone,
+}
+
+/// What the consumer hands to the sink.
+enum Item {
+    Error(Box<ErrorRow>, Position),
+    Quarantine(Box<QuarantineRow>, Position),
+    /// A record that is not an error: acknowledged with the batch it falls in.
+    Seen(Position),
+    /// Store everything queued so far and answer with the positions stored.
+    Flush(oneshot::Sender<StoredPositions>),
+}
+
+/// The consumer's side of the queue, shared with the rebalance callbacks.
+struct Feeder {
+    items: async_mpsc::Sender<Item>,
+    /// Items that did not fit in the queue, in order; bounded by what Kafka had prefetched.
+    held: Mutex<VecDeque<Item>>,
+    acks: Mutex<mpsc::Receiver<StoredPositions>>,
+    store: Store,
+    runtime: Handle,
+    shutdown_timeout: Duration,
+}
+
+impl Feeder {
+    /// Queues an item behind any held ones; false when the queue is full and it was held.
+    fn push(&self, item: Item) -> Result<bool, PipelineError> {
+        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.push_back(item);
+        Self::drain(&self.items, &mut held)
+    }
+
+    /// Moves held items into the queue; false while some are still held.
+    fn drain_held(&self) -> Result<bool, PipelineError> {
+        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self::drain(&self.items, &mut held)
+    }
+
+    fn drain(items: &async_mpsc::Sender<Item>, held: &mut VecDeque<Item>) -> Result<bool, PipelineError> {
+        while let Some(item) = held.pop_front() {
+            match items.try_send(item) {
+                Ok(()) => {}
+                Err(async_mpsc::error::TrySendError::Full(item)) => {
+                    held.push_front(item);
+                    return Ok(false);
+                }
+                Err(async_mpsc::error::TrySendError::Closed(_)) => return Err(PipelineError::SinkGone),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Hands over everything held, waits until the sink stored it all, and returns every
+    /// position stored since the consumer last looked.
+    fn flush_all(&self) -> Result<StoredPositions, PipelineError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            while let Some(item) = held.pop_front() {
+                self.items.blocking_send(item).map_err(|_| PipelineError::SinkGone)?;
+            }
+        }
+        self.items.blocking_send(Item::Flush(reply)).map_err(|_| PipelineError::SinkGone)?;
+        let flushed = self
+            .runtime
+            .block_on(async { tokio::time::timeout(self.shutdown_timeout, answer).await })
+            .map_err(|_| PipelineError::ShutdownTimeout(self.shutdown_timeout))?
+            .map_err(|_| PipelineError::SinkGone)?;
+        let mut stored = self.take_acks();
+        merge(&mut stored, flushed);
+        Ok(stored)
+    }
+
+    /// Positions the sink reported stored since the last call.
+    fn take_acks(&self) -> StoredPositions {
+        let acks = self.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stored = BTreeMap::new();
+        while let Ok(batch) = acks.try_recv() {
+            merge(&mut stored, batch);
+        }
+        stored
+    }
+}
+
+fn merge(into: &mut StoredPositions, from: StoredPositions) {
+    for (partition, offset) in from {
+        let highest = into.entry(partition).or_insert(offset);
+        *highest = (*highest).max(offset);
+    }
+}
+
+impl Rebalancing for Feeder {
+    fn stored_up_to(&self, partitions: &[Partition]) -> Vec<Option<i64>> {
+        partitions
+            .iter()
+            .map(|(topic, partition)| {
+                let mut delay = Duration::from_millis(200);
+                // Without knowing what ClickHouse holds, reading could store records twice: wait.
+                loop {
+                    match self.runtime.block_on(self.store.highest_position(topic, *partition)) {
+                        Ok(highest) => return highest.and_then(|offset| i64::try_from(offset).ok()).map(|offset| offset + 1),
+                        Err(error) => {
+                            warn!(topic, partition, %error, "cannot read what ClickHouse holds for the partition, retrying");
+                            std::thread::sleep(delay);
+                            delay = (delay * 2).min(Duration::from_secs(10));
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn flush_before_revoke(&self) -> BTreeMap<Partition, u64> {
+        match self.flush_all() {
+            Ok(stored) => stored,
+            Err(error) => {
+                error!(%error, "cannot flush before the partitions go; their records will be read again");
+                BTreeMap::new()
+            }
+        }
+    }
+}
+
+/// Runs until `shutdown` is raised or a failure retrying cannot fix.
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    store: Store,
+    settings: &PipelineSettings,
+    shutdown: &AtomicBool,
+) -> Result<(), PipelineError> {
+    let (items, items_received) = async_mpsc::channel(settings.queue_capacity.max(1));
+    let (acks_sender, acks) = mpsc::channel();
+    let sink = Sink::new(store.clone(), settings.sink);
+    let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender));
+    let feeder = Arc::new(Feeder {
+        items,
+        held: Mutex::new(VecDeque::new()),
+        acks: Mutex::new(acks),
+        store,
+        runtime: runtime.handle().clone(),
+        shutdown_timeout: settings.shutdown_timeout,
+    });
+    let consumed = consume(&feeder, settings, shutdown, &sink_task);
+    // The queue closes when the last sender goes: the feeder, and the source's copy of it.
+    drop(feeder);
+    let sink_result = runtime.block_on(sink_task);
+    consumed?;
+    match sink_result {
+        Ok(result) => result.map_err(PipelineError::Store),
+        Err(_) => Err(PipelineError::SinkGone),
+    }
+}
+
+fn consume(
+    feeder: &Arc<Feeder>,
+    settings: &PipelineSettings,
+    shutdown: &AtomicBool,
+    sink_task: &tokio::task::JoinHandle<Result<(), StoreError>>,
+) -> Result<(), PipelineError> {
+    let source = KafkaSource::connect(&settings.kafka, feeder.clone())?;
+    info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
+    let mut paused = false;
+    while !shutdown.load(Ordering::Relaxed) {
+        if sink_task.is_finished() {
+            // The sink only stops on an error; `run` reports it.
+            return Ok(());
+        }
+        source.store_offsets(&feeder.take_acks());
+        let flowing = feeder.drain_held()?;
+        if flowing == paused {
+            if flowing {
+                source.resume();
+                info!("ClickHouse caught up, resuming");
+            } else {
+                source.pause();
+                warn!("the sink is behind, pausing consumption");
+            }
+            paused = !flowing;
+        }
+        match source.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(error)) => warn!(%error, "kafka error, librdkafka retries by itself"),
+            Some(Ok(record)) => {
+                let item = to_item(&record, settings);
+                feeder.push(item)?;
+            }
+        }
+    }
+    info!("shutting down: flushing what was read");
+    let stored = feeder.flush_all()?;
+    source.store_offsets(&stored);
+    source.commit()?;
+    source.leave();
+    info!("offsets committed, consumer closed");
+    Ok(())
+}
+
+fn to_item(record: &KafkaRecord<'_>, settings: &PipelineSettings) -> Item {
+    let position = Position {
+        source: record.topic().to_owned(),
+        partition: record.partition(),
+        offset: u64::try_from(record.offset()).unwrap_or_default(),
+    };
+    let now = Timestamp::now();
+    let payload = record.payload();
+    match classify(payload, &settings.limits) {
+        Classification::ApiError(error) => {
+            let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
+            let text = std::str::from_utf8(payload).unwrap_or_default();
+            Item::Error(Box::new(ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap)), position)
+        }
+        Classification::Unreadable(reason) => Item::Quarantine(
+            Box::new(QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap)),
+            position,
+        ),
+        Classification::NotAnError { .. } => Item::Seen(position),
+    }
+}
+
+async fn sink_loop(
+    mut sink: Sink,
+    mut items: async_mpsc::Receiver<Item>,
+    acks: mpsc::Sender<StoredPositions>,
+) -> Result<(), StoreError> {
+    loop {
+        let wait = sink.time_until_due();
+        tokio::select! {
+            item = items.recv() => match item {
+                Some(Item::Error(row, position)) => sink.add_error(*row, &position),
+                Some(Item::Quarantine(row, position)) => sink.add_quarantine(*row, &position),
+                Some(Item::Seen(position)) => sink.saw(&position),
+                Some(Item::Flush(reply)) => {
+                    let stored = sink.flush().await?;
+                    let _ = reply.send(stored);
+                    continue;
+                }
+                None => {
+                    let stored = sink.flush().await?;
+                    let _ = acks.send(stored);
+                    return Ok(());
+                }
+            },
+            () = tokio::time::sleep(wait) => {}
+        }
+        if sink.is_due() {
+            let stored = sink.flush().await?;
+            if !stored.is_empty() {
+                let _ = acks.send(stored);
+            }
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The Kafka source: a consumer group over topics, the only module that names `rdkafka`.
+//!
+//! Offsets are never stored automatically (`enable.auto.offset.store=false`): the pipeline
+//! stores an offset only after the sink reports every record up to it stored, and librdkafka
+//! commits what was stored every few seconds, on revoke and on close. Rebalances call back
+//! into the pipeline through [`Rebalancing`]: before partitions go, it flushes what it holds;
+//! when partitions arrive, it says where ClickHouse's data for them ends, and consumption
+//! starts after the later of that and the committed offset.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+use tracing::{info, warn};
+
+/// How to reach the brokers and which records to read.
+#[derive(Clone)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    /// Topic names; a name starting with `^` is a regular expression.
+    pub topics: Vec<String>,
+    pub group: String,
+    /// Any further librdkafka setting (`security.protocol`, `sasl.*`, `ssl.*`, ...), passed through.
+    pub extra: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra: Vec<(String, String)> = self
+            .extra
+            .iter()
+            .map(|(key, value)| (key.clone(), if is_secret(key) { "<redacted>".to_owned() } else { value.clone() }))
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("topics", &self.topics)
+            .field("group", &self.group)
+            .field("extra", &extra)
+            .finish()
+    }
+}
+
+/// Settings whose values must never be printed.
+pub fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("password") || key.contains("secret") || key.ends_with(".key.pem") || key.contains("token")
+}
+
+/// A topic partition.
+pub type Partition = (String, i32);
+
+/// What the pipeline does when partitions come and go.
+pub trait Rebalancing: Send + Sync {
+    /// The next offset to read per partition according to what ClickHouse already holds (its
+    /// highest stored offset plus one), or `None` when it holds nothing for the partition.
+    fn stored_up_to(&self, partitions: &[Partition]) -> Vec<Option<i64>>;
+
+    /// Called before partitions are taken away: store everything consumed so far and return
+    /// the highest offset stored per partition, to be committed before letting go.
+    fn flush_before_revoke(&self) -> BTreeMap<Partition, u64>;
+}
+
+/// One record as read from Kafka, borrowed from the consumer until the next poll.
+pub struct KafkaRecord<'a> {
+    message: BorrowedMessage<'a>,
+}
+
+impl KafkaRecord<'_> {
+    pub fn topic(&self) -> &str {
+        self.message.topic()
+    }
+
+    pub fn partition(&self) -> i32 {
+        self.message.partition()
+    }
+
+    pub fn offset(&self) -> i64 {
+        self.message.offset()
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        self.message.payload().unwrap_or_default()
+    }
+
+    /// The record's Kafka timestamp (create or log-append time), in milliseconds.
+    pub fn timestamp_millis(&self) -> Option<i64> {
+        self.message.timestamp().to_millis()
+    }
+}
+
+impl std::fmt::Debug for KafkaRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaRecord")
+            .field("topic", &self.topic())
+            .field("partition", &self.partition())
+            .field("offset", &self.offset())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("invalid Kafka settings: {0}")]
+    Settings(KafkaError),
+    #[error("cannot subscribe to {topics}: {error}")]
+    Subscribe { topics: String, error: KafkaError },
+    #[error("Kafka error: {0}")]
+    Kafka(#[from] KafkaError),
+}
+
+struct Context {
+    rebalancing: Arc<dyn Rebalancing>,
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                warn!(facility, message, "kafka client error")
+            }
+            _ => tracing::debug!(facility, message, "kafka client"),
+        }
+    }
+}
+
+impl ConsumerContext for Context {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, error: RDKafkaRespErr, partitions: &mut TopicPartitionList) {
+        match error {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, partitions),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, partitions),
+            other => {
+                warn!(error = ?other, "rebalance failed, letting the partitions go");
+                if let Err(error) = consumer.unassign() {
+                    warn!(%error, "cannot unassign");
+                }
+            }
+        }
+    }
+}
+
+impl Context {
+    /// Starts each partition after the later of its committed offset and what ClickHouse holds.
+    fn assign(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
+        let list = partition_list(partitions);
+        let stored = self.rebalancing.stored_up_to(&list);
+        let committed = consumer.committed_offsets(partitions.clone(), Duration::from_secs(10)).ok();
+        for ((topic, partition), stored_next) in list.iter().zip(stored) {
+            let committed_next = committed
+                .as_ref()
+                .and_then(|committed| committed.find_partition(topic, *partition))
+                .and_then(|element| match element.offset() {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                });
+            let start = match (stored_next, committed_next) {
+                (Some(stored), Some(committed)) => Some(stored.max(committed)),
+                (Some(stored), None) => Some(stored),
+                _ => None,
+            };
+            if let Some(start) = start {
+                if let Err(error) = partitions.set_partition_offset(topic, *partition, Offset::Offset(start)) {
+                    warn!(topic, partition, %error, "cannot set the start offset");
+                }
+            }
+            info!(topic, partition, start = ?start, committed = ?committed_next, clickhouse_next = ?stored_next, "partition assigned");
+        }
+        if let Err(error) = consumer.assign(partitions) {
+            warn!(%error, "cannot assign partitions");
+        }
+    }
+
+    /// Flushes, stores and commits before the partitions go.
+    fn revoke(&self, consumer: &BaseConsumer<Self>, partitions: &TopicPartitionList) {
+        let stored = self.rebalancing.flush_before_revoke();
+        store_offsets(consumer, &stored);
+        if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+            // Nothing stored since the last commit is no error.
+            if !matches!(error, KafkaError::ConsumerCommit(rdkafka::error::RDKafkaErrorCode::NoOffset)) {
+                warn!(%error, "cannot commit before the partitions go");
+            }
+        }
+        info!(partitions = partitions.count(), "partitions revoked");
+        if let Err(error) = consumer.unassign() {
+            warn!(%error, "cannot unassign");
+        }
+    }
+}
+
+fn partition_list(partitions: &TopicPartitionList) -> Vec<Partition> {
+    partitions.elements().iter().map(|element| (element.topic().to_owned(), element.partition())).collect()
+}
+
+fn store_offsets(consumer: &BaseConsumer<Context>, stored: &BTreeMap<Partition, u64>) {
+    for ((topic, partition), offset) in stored {
+        let Ok(offset) = i64::try_from(*offset) else { continue };
+        // Stores offset + 1: the next record to read.
+        if let Err(error) = consumer.store_offset(topic, *partition, offset) {
+            warn!(topic, partition, offset, %error, "cannot store the offset");
+        }
+    }
+}
+
+/// A consumer in a group.
+pub struct KafkaSource {
+    consumer: BaseConsumer<Context>,
+}
+
+impl std::fmt::Debug for KafkaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSource").finish_non_exhaustive()
+    }
+}
+
+impl KafkaSource {
+    pub fn connect(settings: &KafkaSettings, rebalancing: Arc<dyn Rebalancing>) -> Result<KafkaSource, SourceError> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &settings.brokers)
+            .set("group.id", &settings.group)
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("auto.commit.interval.ms", "1000")
+            // Prefetch is bounded: memory stays flat when the sink falls behind.
+            .set("queued.max.messages.kbytes", "16384")
+            .set("enable.partition.eof", "false");
+        for (key, value) in &settings.extra {
+            config.set(key, value);
+        }
+        let consumer: BaseConsumer<Context> =
+            config.create_with_context(Context { rebalancing }).map_err(SourceError::Settings)?;
+        let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|error| SourceError::Subscribe { topics: settings.topics.join(","), error })?;
+        Ok(KafkaSource { consumer })
+    }
+
+    /// The next record, or `None` when none arrived within `timeout`. Rebalances run inside.
+    pub fn poll(&self, timeout: Duration) -> Option<Result<KafkaRecord<'_>, SourceError>> {
+        let message = self.consumer.poll(timeout)?;
+        Some(message.map(|message| KafkaRecord { message }).map_err(SourceError::Kafka))
+    }
+
+    /// Marks everything up to these offsets as done; committed with the next commit.
+    pub fn store_offsets(&self, stored: &BTreeMap<Partition, u64>) {
+        store_offsets(&self.consumer, stored);
+    }
+
+    /// Stops fetching from every assigned partition (back-pressure), keeping the group.
+    pub fn pause(&self) {
+        if let Ok(assignment) = self.consumer.assignment() {
+            if let Err(error) = self.consumer.pause(&assignment) {
+                warn!(%error, "cannot pause");
+            }
+        }
+    }
+
+    pub fn resume(&self) {
+        if let Ok(assignment) = self.consumer.assignment() {
+            if let Err(error) = self.consumer.resume(&assignment) {
+                warn!(%error, "cannot resume");
+            }
+        }
+    }
+
+    /// The partitions this consumer holds now.
+    pub fn assignment(&self) -> Vec<Partition> {
+        self.consumer.assignment().map(|list| partition_list(&list)).unwrap_or_default()
+    }
+
+    /// Commits the stored offsets and waits for the answer.
+    pub fn commit(&self) -> Result<(), SourceError> {
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Err(KafkaError::ConsumerCommit(rdkafka::error::RDKafkaErrorCode::NoOffset)) | Ok(()) => Ok(()),
+            Err(error) => Err(SourceError::Kafka(error)),
+        }
+    }
+
+    /// Leaves the group: partitions are revoked (and flushed) first.
+    pub fn leave(&self) {
+        self.consumer.unsubscribe();
+        // Serve the revoke callback that unsubscribing triggers.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.consumer.assignment().map(|list| list.count() == 0).unwrap_or(true)
+            && std::time::Instant::now() < deadline
+        {
+            let _ = self.consumer.poll(Duration::from_millis(100));
+        }
+    }
+}
