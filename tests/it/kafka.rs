@@ -205,7 +205,7 @@ impl Errwatch {
     pub fn wait_for_log(&self, text: &str, times: usize, deadline: Duration) {
         let started = Instant::now();
         while started.elapsed() < deadline {
-            if self.log.lock().unwrap().iter().filter(|line| line.contains(text)).count() >= times {
+            if self.log_count(text) >= times {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -238,8 +238,20 @@ impl Errwatch {
         }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// Resident memory of the process, in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// How many log lines contain `text`.
+    pub fn log_count(&self, text: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|line| line.contains(text)).count()
     }
 }
 

@@ -75,9 +75,17 @@ fn check_exactly_once(database: &TestDatabase) {
         )
         .await;
         assert_eq!(quarantine_duplicates, 0, "some quarantined positions are stored twice");
-        let raw: u64 = scalar(&settings, "SELECT count() FROM api_errors").await;
-        let rolled: u64 = scalar(&settings, "SELECT sum(events) FROM api_errors_per_minute").await;
-        assert_eq!(raw, rolled, "roll-up totals equal raw counts");
+        // The views are filled by the same insert, right after the table: wait for them to catch up.
+        let started = std::time::Instant::now();
+        loop {
+            let raw: u64 = scalar(&settings, "SELECT count() FROM api_errors").await;
+            let rolled: u64 = scalar(&settings, "SELECT sum(events) FROM api_errors_per_minute").await;
+            if raw == rolled {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "roll-up totals {rolled} never reached the raw count {raw}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     });
 }
 
@@ -161,5 +169,105 @@ fn crashes_lose_nothing_and_store_nothing_twice() {
     wait_for_counts(&database, expected(&all), Some(&errwatch));
     check_exactly_once(&database);
     let (code, log) = errwatch.terminate(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
+    let topic = "outage";
+    let cluster = Cluster::start(topic, PARTITIONS);
+    let database = TestDatabase::new("pipeline_outage");
+    let producer = cluster.producer();
+    let proxy_runtime = runtime();
+    let switch = proxy_runtime.block_on(crate::proxy::Switch::start(&crate::clickhouse::url()));
+    let errwatch = Errwatch::start_with_url(&cluster, &database, &switch.url(), topic, "outage", &[]);
+
+    let first = mixed_records(0, 600);
+    cluster.produce(&producer, topic, &first);
+    wait_for_counts(&database, expected(&first), Some(&errwatch));
+
+    // ClickHouse goes away, in the middle of whatever errwatch is doing, while records arrive.
+    switch.set_down(true);
+    let second = mixed_records(600, 3000);
+    cluster.produce(&producer, topic, &second);
+    errwatch.wait_for_log("insert failed, will retry", 4, DEADLINE);
+    assert_eq!(counts(&database), expected(&first), "nothing new can be stored while ClickHouse is away");
+    let resident = errwatch.resident_kib();
+    assert!(resident < 300 * 1024, "memory stays bounded during the outage: {resident} KiB");
+
+    switch.set_down(false);
+    let mut all = first;
+    all.extend(second);
+    wait_for_counts(&database, expected(&all), Some(&errwatch));
+    check_exactly_once(&database);
+    let (code, log) = errwatch.terminate(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn broker_faults_are_survived() {
+    let topic = "faulty";
+    let cluster = Cluster::start(topic, PARTITIONS);
+    let database = TestDatabase::new("pipeline_faults");
+    let producer = cluster.producer();
+    let errwatch = Errwatch::start(&cluster, &database, topic, "faults", &[]);
+    let mut all = mixed_records(0, 300);
+    cluster.produce(&producer, topic, &all);
+    wait_for_counts(&database, expected(&all), Some(&errwatch));
+
+    // Failing fetches and commits, and slow round trips.
+    cluster.fetch_errors(20);
+    cluster.commit_errors(3);
+    cluster.round_trip(Duration::from_millis(100));
+    let batch = mixed_records(300, 600);
+    cluster.produce(&producer, topic, &batch);
+    all.extend(batch);
+    wait_for_counts(&database, expected(&all), Some(&errwatch));
+
+    // A broker goes down and comes back.
+    cluster.round_trip(Duration::ZERO);
+    cluster.broker_down(2);
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.broker_up(2);
+    let batch = mixed_records(900, 600);
+    cluster.produce(&producer, topic, &batch);
+    all.extend(batch);
+    wait_for_counts(&database, expected(&all), Some(&errwatch));
+    check_exactly_once(&database);
+    let (code, log) = errwatch.terminate(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn two_processes_share_the_partitions_and_one_takes_over() {
+    let topic = "shared";
+    let cluster = Cluster::start(topic, PARTITIONS);
+    let database = TestDatabase::new("pipeline_scale");
+    let producer = cluster.producer();
+    let first = Errwatch::start(&cluster, &database, topic, "scale", &[]);
+    first.wait_for_log("partition assigned", PARTITIONS as usize, DEADLINE);
+    let second = Errwatch::start(&cluster, &database, topic, "scale", &[]);
+    // The group rebalances: the first gives partitions up, each ends with a share.
+    second.wait_for_log("partition assigned", 1, DEADLINE);
+    first.wait_for_log("partitions revoked", 1, DEADLINE);
+
+    let mut all = mixed_records(0, 1200);
+    cluster.produce(&producer, topic, &all);
+    wait_for_counts(&database, expected(&all), Some(&second));
+    let first_log = first.log();
+    let after_rebalance = &first_log[first_log.rfind("partitions revoked").unwrap()..];
+    assert!(
+        after_rebalance.contains("partition assigned"),
+        "the first keeps a share after the rebalance:\n{first_log}"
+    );
+
+    // The first dies; the second takes its partitions over.
+    first.kill();
+    let batch = mixed_records(1200, 1200);
+    cluster.produce(&producer, topic, &batch);
+    all.extend(batch);
+    wait_for_counts(&database, expected(&all), Some(&second));
+    check_exactly_once(&database);
+    let (code, log) = second.terminate(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{log}");
 }

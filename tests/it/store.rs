@@ -385,3 +385,28 @@ print(s.query(work["retention"], "CSV").bytes().decode().strip().replace("\n", "
     assert_eq!(lines[2], "1", "the roll-up view fills its table");
     assert_eq!(lines[3].matches("api_errors").count(), 3, "the retention query finds the old partitions: {}", lines[3]);
 }
+
+#[test]
+fn concurrent_inserts_keep_the_roll_up_exact() {
+    let database = TestDatabase::new("concurrent");
+    runtime().block_on(async {
+        let store = database.migrated().await;
+        let mut tasks = Vec::new();
+        for writer in 0..2 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..20u64 {
+                    let rows: Vec<ErrorRow> =
+                        error_rows(&format!("w{writer}"), round * 30, 30).into_iter().map(|(row, _)| row).collect();
+                    store.insert(&rows).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let raw: u64 = scalar(&database.settings(), "SELECT count() FROM api_errors").await;
+        let rolled: u64 = scalar(&database.settings(), "SELECT sum(events) FROM api_errors_per_minute").await;
+        assert_eq!((raw, rolled), (1200, 1200));
+    });
+}
