@@ -141,8 +141,8 @@ pub fn classify(record: &[u8], limits: &Limits) -> Classification {
     }
 }
 
-fn decide(findings: Findings) -> Classification {
-    match findings.envelope.clone() {
+fn decide(mut findings: Findings) -> Classification {
+    match findings.envelope.take() {
         Some(envelope) => envelope_error(envelope, findings),
         None => match explicit_status(&findings) {
             Some(status) if status >= 400 => status_only_error(status, findings),

@@ -55,18 +55,33 @@ impl Guid {
     }
 }
 
+impl Guid {
+    /// The lowercase hyphenated form, without the formatting machinery.
+    pub fn hyphenated(self) -> [u8; 36] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
+        let mut position = 0;
+        for index in 0..32 {
+            // Hyphens stay after the 8th, 12th, 16th and 20th digit.
+            if matches!(index, 8 | 12 | 16 | 20) {
+                position += 1;
+            }
+            let nibble = (self.0 >> (124 - index * 4)) & 0xf;
+            if let Some(slot) = out.get_mut(position) {
+                *slot = HEX.get(nibble as usize).copied().unwrap_or(b'0');
+            }
+            position += 1;
+        }
+        out
+    }
+}
+
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self.0;
-        write!(
-            f,
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            (value >> 96) as u32,
-            (value >> 80) as u16,
-            (value >> 64) as u16,
-            (value >> 48) as u16,
-            value & 0xffff_ffff_ffff
-        )
+        match std::str::from_utf8(&self.hyphenated()) {
+            Ok(text) => f.write_str(text),
+            Err(_) => Err(fmt::Error),
+        }
     }
 }
 

@@ -417,7 +417,7 @@ fn classify(args: ClassifyArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("while classifying {}", path.display()))?;
         }
         None => {
-            errwatch::commands::classify::run(io::stdin().lock(), stdout, &limits)
+            errwatch::commands::classify::run(BufReader::with_capacity(256 * 1024, io::stdin()), stdout, &limits)
                 .context("while classifying standard input")?;
         }
     }

@@ -70,6 +70,30 @@ impl Timestamp {
         DateTime::parse_from_rfc2822(text.trim()).ok().map(|date| Timestamp(date.with_timezone(&Utc)))
     }
 
+    /// `2026-11-26T10:00:01.123Z`, written without the formatting machinery: reports write one
+    /// per line.
+    pub fn rfc3339_millis(self) -> [u8; 24] {
+        use chrono::{Datelike, Timelike};
+        let naive = self.0.naive_utc();
+        let (date, time) = (naive.date(), naive.time());
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |range: std::ops::Range<usize>, mut value: u32| {
+            for slot in out.get_mut(range).unwrap_or_default().iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        // Years outside 0..=9999 cannot be written in this form; they are clamped.
+        put(0..4, date.year().clamp(0, 9999) as u32);
+        put(5..7, date.month());
+        put(8..10, date.day());
+        put(11..13, time.hour());
+        put(14..16, time.minute());
+        put(17..19, time.second());
+        put(20..23, (time.nanosecond() / 1_000_000).min(999));
+        out
+    }
+
     /// Seconds from `self` to `later`, as a decimal.
     pub fn seconds_until(self, later: Timestamp) -> f64 {
         (later.0 - self.0).num_milliseconds() as f64 / 1000.0
@@ -79,7 +103,10 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC with milliseconds: `2026-11-26T10:00:01.123Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        match std::str::from_utf8(&self.rfc3339_millis()) {
+            Ok(text) => f.write_str(text),
+            Err(_) => Err(fmt::Error),
+        }
     }
 }
 

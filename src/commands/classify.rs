@@ -1,17 +1,18 @@
 //! `errwatch classify`: records in (one per line), one JSON line out per record, in order.
 //!
 //! Streams with constant memory: a line longer than the record limit is not kept, only
-//! counted to its end, and answered as unreadable.
+//! counted to its end, and answered as unreadable; a few chunks of lines are in flight at once,
+//! classified on every core and written back in input order.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 use crate::classify::{classify, Classification};
 use crate::extract::{Limits, Unreadable};
 use crate::report::Report;
 use crate::source::lines::{Line, LineReader};
-
-/// Bytes of output gathered before one write, so that small lines do not cost a syscall each.
-const OUTPUT_CHUNK: usize = 64 * 1024;
 
 /// Counts of what one run saw.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -21,32 +22,144 @@ pub struct Summary {
     pub unreadable: u64,
 }
 
-/// Classifies every line of `input` and writes one report line per record to `output`.
-/// A trailing `\r` (CRLF files) is not part of the record.
-pub fn run(input: impl BufRead, mut output: impl Write, limits: &Limits) -> io::Result<Summary> {
-    let mut summary = Summary::default();
-    let mut lines = LineReader::new(input, limits.max_record_bytes);
-    let mut out = Vec::with_capacity(OUTPUT_CHUNK * 2);
-    while let Some(line) = lines.next_line()? {
-        let classification = match line {
-            Line::Record(bytes) => classify(bytes, limits),
-            Line::TooLong { size, .. } => {
-                Classification::Unreadable(Unreadable::TooLarge { size, limit: limits.max_record_bytes })
-            }
-        };
-        summary.records += 1;
-        match &classification {
-            Classification::ApiError(_) => summary.errors += 1,
-            Classification::Unreadable(_) => summary.unreadable += 1,
-            Classification::NotAnError { .. } => {}
+/// Classifies every line of `input` and writes one report line per record to `output`, in
+/// order. Lines are classified in chunks on every core; a trailing `\r` (CRLF files) is not
+/// part of the record.
+pub fn run(input: impl BufRead + Send, mut output: impl Write, limits: &Limits) -> io::Result<Summary> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKERS);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // Bounded queues: at most a few chunks are in flight, whatever the input's size.
+        let (chunks_sender, chunks) = mpsc::sync_channel::<(u64, Chunk)>(workers * 2);
+        let chunks = Arc::new(Mutex::new(chunks));
+        let (reports_sender, reports) = mpsc::sync_channel::<(u64, Vec<u8>, Summary)>(workers * 2);
+        for _ in 0..workers {
+            let chunks = chunks.clone();
+            let reports_sender = reports_sender.clone();
+            scope.spawn(move || loop {
+                let next = chunks.lock().map(|receiver| receiver.recv());
+                let Ok(Ok((sequence, chunk))) = next else { return };
+                let (out, summary) = chunk.classify(limits);
+                if reports_sender.send((sequence, out, summary)).is_err() {
+                    return;
+                }
+            });
         }
-        Report::new(&classification).write_line(&mut out);
-        if out.len() >= OUTPUT_CHUNK {
-            output.write_all(&out)?;
-            out.clear();
+        drop(reports_sender);
+        let stop = &stop;
+        let reader = scope.spawn(move || {
+            let read = read_chunks(input, limits.max_record_bytes, &chunks_sender, stop);
+            drop(chunks_sender);
+            read
+        });
+        // Reports come back in any order; they are written in input order.
+        let mut summary = Summary::default();
+        let mut waiting: BTreeMap<u64, (Vec<u8>, Summary)> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut failed = None;
+        for (sequence, out, counts) in reports {
+            waiting.insert(sequence, (out, counts));
+            while let Some((out, counts)) = waiting.remove(&next) {
+                if failed.is_none() {
+                    if let Err(error) = output.write_all(&out) {
+                        // Stop reading; the workers end when their queue closes.
+                        failed = Some(error);
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                summary.add(counts);
+                next += 1;
+            }
+        }
+        let read = reader.join().unwrap_or_else(|_| Err(io::Error::other("the input thread failed")));
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        read?;
+        output.flush()?;
+        Ok(summary)
+    })
+}
+
+/// Workers classifying chunks, at most.
+const MAX_WORKERS: usize = 8;
+
+/// Records per chunk handed to a worker.
+const CHUNK_RECORDS: usize = 4096;
+
+/// Bytes per chunk, about.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+fn read_chunks(
+    input: impl BufRead,
+    limit: usize,
+    chunks: &mpsc::SyncSender<(u64, Chunk)>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    let mut lines = LineReader::new(input, limit);
+    let mut chunk = Chunk::default();
+    let mut sequence = 0u64;
+    while let Some(line) = lines.next_line()? {
+        match line {
+            Line::Record(bytes) => {
+                let start = chunk.data.len();
+                chunk.data.extend_from_slice(bytes);
+                chunk.entries.push(Entry::Record(start..chunk.data.len()));
+            }
+            Line::TooLong { size, .. } => chunk.entries.push(Entry::TooLong { size }),
+        }
+        if chunk.entries.len() >= CHUNK_RECORDS || chunk.data.len() >= CHUNK_BYTES {
+            if stop.load(Ordering::Relaxed) || chunks.send((sequence, std::mem::take(&mut chunk))).is_err() {
+                return Ok(());
+            }
+            sequence += 1;
         }
     }
-    output.write_all(&out)?;
-    output.flush()?;
-    Ok(summary)
+    if !chunk.entries.is_empty() {
+        let _ = chunks.send((sequence, chunk));
+    }
+    Ok(())
+}
+
+/// Consecutive records, copied out of the input.
+#[derive(Default)]
+struct Chunk {
+    data: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+enum Entry {
+    Record(std::ops::Range<usize>),
+    TooLong { size: usize },
+}
+
+impl Chunk {
+    fn classify(&self, limits: &Limits) -> (Vec<u8>, Summary) {
+        let mut out = Vec::with_capacity(self.entries.len() * 320);
+        let mut summary = Summary::default();
+        for entry in &self.entries {
+            let classification = match entry {
+                Entry::Record(range) => classify(self.data.get(range.clone()).unwrap_or_default(), limits),
+                Entry::TooLong { size } => {
+                    Classification::Unreadable(Unreadable::TooLarge { size: *size, limit: limits.max_record_bytes })
+                }
+            };
+            summary.records += 1;
+            match &classification {
+                Classification::ApiError(_) => summary.errors += 1,
+                Classification::Unreadable(_) => summary.unreadable += 1,
+                Classification::NotAnError { .. } => {}
+            }
+            Report::new(&classification).write_line(&mut out);
+        }
+        (out, summary)
+    }
+}
+
+impl Summary {
+    fn add(&mut self, other: Summary) {
+        self.records += other.records;
+        self.errors += other.errors;
+        self.unreadable += other.unreadable;
+    }
 }

@@ -13,6 +13,10 @@ mod text;
 mod url;
 mod walk;
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use crate::guid::{CorrelationId, Guid};
 use crate::json;
 use crate::timestamp::Timestamp;
@@ -175,14 +179,11 @@ pub fn extract(record: &[u8], limits: &Limits) -> Extraction {
 /// that escapes its text (`\u003e`) is let through to be read properly. A `false` here means
 /// the full walk would find no error and no status.
 fn may_concern_an_api_call(text: &str) -> bool {
+    static NEEDLES: LazyLock<[Finder<'static>; 5]> = LazyLock::new(|| {
+        [Finder::new(b"rror"), Finder::new(b"RROR"), Finder::new(b"tatus"), Finder::new(b"TATUS"), Finder::new(b"\\u")]
+    });
     let bytes = text.as_bytes();
-    let contains = |needle: &[u8]| memchr::memmem::find(bytes, needle).is_some();
-    contains(b"rror")
-        || contains(b"RROR")
-        || contains(b"tatus")
-        || contains(b"TATUS")
-        || contains(b"\\u")
-        || text::statuses(text).next().is_some()
+    NEEDLES.iter().any(|needle| needle.find(bytes).is_some()) || text::statuses(text).next().is_some()
 }
 
 /// A record the prefilter turned away: not an error, and only its time is of interest.

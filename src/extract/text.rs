@@ -302,6 +302,21 @@ impl std::fmt::Debug for NameBuffer {
     }
 }
 
+/// Whether a field name reads as `wanted` (already normalised: lowercase, no `_`, `-` or
+/// spaces), compared without building the normalised name.
+pub fn name_is(name: &[u8], wanted: &[u8]) -> bool {
+    let mut wanted = wanted.iter();
+    for &byte in name {
+        if matches!(byte, b'_' | b'-' | b' ') {
+            continue;
+        }
+        if wanted.next() != Some(&byte.to_ascii_lowercase()) {
+            return false;
+        }
+    }
+    wanted.next().is_none()
+}
+
 pub fn find_ignore_case(haystack: &[u8], lowercase_needle: &[u8], from: usize) -> Option<usize> {
     let first = *lowercase_needle.first()?;
     let mut index = from;
@@ -419,6 +434,15 @@ mod tests {
                 ("\"correlationid\"".to_owned(), "fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn names_compare_without_normalising() {
+        assert!(name_is(b"innerError", b"innererror"));
+        assert!(name_is(b"request-id", b"requestid"));
+        assert!(name_is(b"Error_Description", b"errordescription"));
+        assert!(!name_is(b"errors", b"error"));
+        assert!(!name_is(b"erro", b"error"));
     }
 
     #[test]

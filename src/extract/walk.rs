@@ -11,8 +11,13 @@ use super::scan::{self, TooDeep};
 use super::text::{self, NameBuffer, RetryAfterText};
 use super::{Family, RetryAfter};
 use crate::guid::Guid;
-use crate::json::{self, Map, Value};
+use std::borrow::Cow;
+
+use crate::json::{self, Node};
 use crate::timestamp::Timestamp;
+
+/// The fields of a JSON object, in document order.
+type Fields<'a> = [(Cow<'a, str>, Node<'a>)];
 
 /// Documents (JSON, escaped JSON, Python reprs) parsed per record, at most.
 const MAX_DOCUMENTS: usize = 32;
@@ -134,12 +139,14 @@ fn role(parent: &NameBuffer, name: &NameBuffer) -> Role {
 /// The normalised last segment of a (possibly dotted) key, and the segment before it: the
 /// previous segment of the same key, or the enclosing field's name.
 fn key_names(key: &str, enclosing: &NameBuffer) -> (NameBuffer, NameBuffer) {
-    match key.rsplit_once('.') {
-        Some((head, last)) => {
-            let parent = head.rsplit('.').next().unwrap_or(head);
-            (NameBuffer::normalise(parent.as_bytes()), NameBuffer::normalise(last.as_bytes()))
+    let bytes = key.as_bytes();
+    match bytes.iter().rposition(|&b| b == b'.') {
+        Some(dot) => {
+            let head = bytes.get(..dot).unwrap_or_default();
+            let parent = head.iter().rposition(|&b| b == b'.').map_or(head, |p| head.get(p + 1..).unwrap_or_default());
+            (NameBuffer::normalise(parent), NameBuffer::normalise(bytes.get(dot + 1..).unwrap_or_default()))
         }
-        None => (*enclosing, NameBuffer::normalise(key.as_bytes())),
+        None => (*enclosing, NameBuffer::normalise(bytes)),
     }
 }
 
@@ -152,10 +159,10 @@ enum FieldValue<'a> {
 }
 
 impl<'a> FieldValue<'a> {
-    fn of(value: &'a Value) -> Self {
+    fn of(value: &'a Node<'_>) -> Self {
         match value {
-            Value::String(text) => FieldValue::Text(text),
-            Value::Number(number) => number.as_f64().map_or(FieldValue::Other, FieldValue::Number),
+            Node::Text(text) => FieldValue::Text(text),
+            Node::Number(number) => FieldValue::Number(number.as_f64()),
             _ => FieldValue::Other,
         }
     }
@@ -169,9 +176,9 @@ impl<'a> FieldValue<'a> {
 }
 
 /// How an object holds an envelope.
-enum Detected<'a> {
+enum Detected<'a, 'b> {
     /// `error` (or `odata.error`) is an object: the envelope body, under the key at `key_index`.
-    Body { key_index: usize, family: Family, body: &'a Map<String, Value> },
+    Body { key_index: usize, family: Family, body: &'a Fields<'b> },
     /// The object itself is a token-endpoint error (`error` is a string).
     Aad,
 }
@@ -212,25 +219,25 @@ impl Walker {
         self.order
     }
 
-    fn walk_value(&mut self, value: &Value, depth: usize, enclosing: &NameBuffer) {
+    fn walk_value(&mut self, value: &Node<'_>, depth: usize, enclosing: &NameBuffer) {
         if self.too_deep {
             return;
         }
         match value {
-            Value::Object(map) => self.walk_object(map, depth, enclosing, false),
-            Value::Array(items) => {
+            Node::Object(fields) => self.walk_object(fields, depth, enclosing, false),
+            Node::Array(items) => {
                 for item in items {
                     self.walk_value(item, depth + 1, enclosing);
                 }
             }
-            Value::String(text) => {
+            Node::Text(text) => {
                 self.walk_text(text, depth);
             }
             _ => {}
         }
     }
 
-    fn walk_object(&mut self, map: &Map<String, Value>, depth: usize, enclosing: &NameBuffer, is_envelope_body: bool) {
+    fn walk_object(&mut self, map: &Fields<'_>, depth: usize, enclosing: &NameBuffer, is_envelope_body: bool) {
         let detected = detect_envelope(map);
         let aad_index = matches!(detected, Some(Detected::Aad)).then(|| self.open_aad_envelope(map));
         for (index, (key, value)) in map.iter().enumerate() {
@@ -260,13 +267,13 @@ impl Walker {
         }
     }
 
-    fn walk_envelope(&mut self, family: Family, body: &Map<String, Value>, depth: usize, name: &NameBuffer) {
+    fn walk_envelope(&mut self, family: Family, body: &Fields<'_>, depth: usize, name: &NameBuffer) {
         let code = get(body, "code").and_then(raw_code);
         let message = get(body, "message").and_then(message_text);
         let family_id = match family {
-            Family::Mde | Family::Rest => get(body, "target").and_then(Value::as_str).and_then(Guid::parse),
+            Family::Mde | Family::Rest => get(body, "target").and_then(Node::as_str).and_then(Guid::parse),
             Family::Graph => graph_request_id(body),
-            Family::ODataV3 => get(body, "requestid").and_then(Value::as_str).and_then(Guid::parse),
+            Family::ODataV3 => get(body, "requestid").and_then(Node::as_str).and_then(Guid::parse),
             Family::Aad | Family::StatusOnly => None,
         };
         let index = self.open_envelope(family, code, message, family_id);
@@ -280,14 +287,14 @@ impl Walker {
         }
     }
 
-    fn open_aad_envelope(&mut self, map: &Map<String, Value>) -> Option<usize> {
+    fn open_aad_envelope(&mut self, map: &Fields<'_>) -> Option<usize> {
         let code = get(map, "error").and_then(raw_code);
         let message = get(map, "errordescription").and_then(message_text);
         let family_id = ["correlationid", "traceid"]
             .iter()
-            .find_map(|name| get(map, name).and_then(Value::as_str).and_then(Guid::parse));
+            .find_map(|name| get(map, name).and_then(Node::as_str).and_then(Guid::parse));
         let index = self.open_envelope(Family::Aad, code, message, family_id)?;
-        if let Some(Value::Array(codes)) = get(map, "errorcodes") {
+        if let Some(Node::Array(codes)) = get(map, "errorcodes") {
             self.codes.extend(codes.iter().filter_map(raw_code));
         }
         self.close_envelope(index);
@@ -375,6 +382,14 @@ impl Walker {
             let order = self.next_order();
             self.timestamp.offer(0, depth, order, || Timestamp::parse_leading(text));
         }
+        // Most strings hold no document and no pair: read them as they are.
+        let bytes = text.as_bytes();
+        if memchr::memchr2(b'{', b'=', bytes).is_none() {
+            if outside {
+                self.read_free_text(text, depth);
+            }
+            return false;
+        }
         let documents = self.documents_in(text, depth);
         if self.too_deep {
             return false;
@@ -394,7 +409,7 @@ impl Walker {
             }
             masked.sort_by_key(|span| span.start);
         }
-        if memchr::memmem::find(text.as_bytes(), b"{\\").is_some() {
+        if scan::escaped_document_starts(text).next().is_some() {
             self.walk_escaped_documents(text, depth, &mut masked);
         }
         let found_documents = !masked.is_empty();
@@ -440,7 +455,7 @@ impl Walker {
     }
 
     /// The documents in `text` that parse as JSON or as a Python repr, with their spans.
-    fn documents_in(&mut self, text: &str, depth: usize) -> Vec<(Range<usize>, Value)> {
+    fn documents_in<'t>(&mut self, text: &'t str, depth: usize) -> Vec<(Range<usize>, Node<'t>)> {
         if self.documents_left == 0 || memchr::memchr(b'{', text.as_bytes()).is_none() {
             return Vec::new();
         }
@@ -461,12 +476,12 @@ impl Walker {
             let Some(candidate) = text.get(span.clone()) else { continue };
             let parsed = json::parse(candidate).or_else(|| {
                 if candidate.contains('\'') {
-                    scan::python_repr_to_json(candidate).as_deref().and_then(json::parse)
+                    scan::python_repr_to_json(candidate).as_deref().and_then(json::parse).map(Node::into_owned)
                 } else {
                     None
                 }
             });
-            if let Some(document) = parsed.filter(Value::is_object) {
+            if let Some(document) = parsed.filter(Node::is_object) {
                 documents.push((span, document));
             }
         }
@@ -475,6 +490,10 @@ impl Walker {
 
     /// Statuses, Retry-After, URL and named ids written in free text.
     fn read_free_text(&mut self, text: &str, depth: usize) {
+        // The shortest thing worth reading here is a status in brackets, "(403)".
+        if text.len() < 5 {
+            return;
+        }
         if self.text_error_status.is_none() {
             let (error, other) = text::first_statuses(text);
             self.text_error_status = error;
@@ -521,25 +540,29 @@ fn gaps(length: usize, masked: &[Range<usize>]) -> Vec<Range<usize>> {
     gaps
 }
 
-fn detect_envelope(map: &Map<String, Value>) -> Option<Detected<'_>> {
+fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
     let mut error_is_text = false;
     let mut has_token_error_fields = false;
     for (index, (key, value)) in map.iter().enumerate() {
-        let (parent, name) = key_names(key, &NameBuffer::default());
-        if name.is("error") {
+        let key = key.as_bytes();
+        let (parent, last) = match key.iter().rposition(|&b| b == b'.') {
+            Some(dot) => (key.get(..dot).unwrap_or_default(), key.get(dot + 1..).unwrap_or_default()),
+            None => (&[][..], key),
+        };
+        if text::name_is(last, b"error") {
             match value {
-                Value::Object(body) if parent.is("odata") => {
+                Node::Object(body) if text::name_is(parent, b"odata") => {
                     return Some(Detected::Body { key_index: index, family: Family::ODataV3, body });
                 }
-                Value::Object(body) => {
+                Node::Object(body) => {
                     if let Some(family) = body_family(body) {
                         return Some(Detected::Body { key_index: index, family, body });
                     }
                 }
-                Value::String(_) => error_is_text = true,
+                Node::Text(_) => error_is_text = true,
                 _ => {}
             }
-        } else if name.is("errordescription") || name.is("errorcodes") {
+        } else if text::name_is(key, b"errordescription") || text::name_is(key, b"errorcodes") {
             has_token_error_fields = true;
         }
     }
@@ -548,9 +571,9 @@ fn detect_envelope(map: &Map<String, Value>) -> Option<Detected<'_>> {
 
 /// Which family an `error` object belongs to, or `None` when it is not an envelope at all
 /// (an application's own `error` object without a code).
-fn body_family(body: &Map<String, Value>) -> Option<Family> {
+fn body_family(body: &Fields<'_>) -> Option<Family> {
     let has_code = get(body, "code").and_then(raw_code).is_some();
-    let has_guid_target = get(body, "target").and_then(Value::as_str).and_then(Guid::parse).is_some();
+    let has_guid_target = get(body, "target").and_then(Node::as_str).and_then(Guid::parse).is_some();
     if has_code && has_guid_target {
         Some(Family::Mde)
     } else if get(body, "innererror").is_some() {
@@ -563,40 +586,40 @@ fn body_family(body: &Map<String, Value>) -> Option<Family> {
 }
 
 /// Graph's `innerError.request-id`, else its `client-request-id`, along the innerError chain.
-fn graph_request_id(body: &Map<String, Value>) -> Option<Guid> {
+fn graph_request_id(body: &Fields<'_>) -> Option<Guid> {
     let mut chain = Vec::new();
-    let mut current = get(body, "innererror").and_then(Value::as_object);
+    let mut current = get(body, "innererror").and_then(Node::as_object);
     while let Some(inner) = current {
         if chain.len() >= MAX_INNER_ERROR_CHAIN {
             break;
         }
         chain.push(inner);
-        current = get(inner, "innererror").and_then(Value::as_object);
+        current = get(inner, "innererror").and_then(Node::as_object);
     }
     ["requestid", "clientrequestid"]
         .iter()
-        .find_map(|name| chain.iter().find_map(|inner| get(inner, name).and_then(Value::as_str).and_then(Guid::parse)))
+        .find_map(|name| chain.iter().find_map(|inner| get(inner, name).and_then(Node::as_str).and_then(Guid::parse)))
 }
 
 /// The value of the first field whose normalised name is `name`.
-fn get<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter().find(|(key, _)| NameBuffer::normalise(key.as_bytes()).is(name)).map(|(_, value)| value)
+fn get<'a, 'b>(map: &'a Fields<'b>, name: &str) -> Option<&'a Node<'b>> {
+    map.iter().find(|(key, _)| text::name_is(key.as_bytes(), name.as_bytes())).map(|(_, value)| value)
 }
 
 /// A code as written: a string (trimmed, not empty) or a number, read as its digits.
-fn raw_code(value: &Value) -> Option<String> {
+fn raw_code(value: &Node<'_>) -> Option<String> {
     match value {
-        Value::String(text) => Some(text.trim()).filter(|text| !text.is_empty()).map(str::to_owned),
-        Value::Number(number) => Some(number.to_string()),
+        Node::Text(text) => Some(text.trim()).filter(|text| !text.is_empty()).map(str::to_owned),
+        Node::Number(number) => Some(number.to_string()),
         _ => None,
     }
 }
 
 /// An envelope's message: a string, or OData's `{"lang": ..., "value": ...}`.
-fn message_text(value: &Value) -> Option<String> {
+fn message_text(value: &Node<'_>) -> Option<String> {
     match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Object(map) => get(map, "value").and_then(Value::as_str).map(str::to_owned),
+        Node::Text(text) => Some(text.to_string()),
+        Node::Object(fields) => get(fields, "value").and_then(Node::as_str).map(str::to_owned),
         _ => None,
     }
 }
