@@ -18,7 +18,6 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 
 use crate::guid::{CorrelationId, Guid};
-use crate::json;
 use crate::timestamp::Timestamp;
 
 pub use url::{api_template, host};
@@ -189,16 +188,22 @@ fn may_concern_an_api_call(text: &str) -> bool {
 /// A record the prefilter turned away: not an error, and only its time is of interest.
 fn quiet_record(text: &str, limits: &Limits) -> Extraction {
     let trimmed = text.trim_start();
-    let timestamp = if trimmed.starts_with(['{', '[']) {
-        // The depth limit applies to every JSON record, not only to those that could be errors.
-        if scan::follow_document(trimmed.as_bytes(), 0, limits.max_depth) == scan::Balanced::TooDeep {
+    let timestamp = if trimmed.starts_with('{') {
+        // The depth limit applies to every JSON record, not only to those that could be errors;
+        // the scan enforces it as it skips nested values.
+        match scan::top_level_field(trimmed, is_timestamp_field, limits.max_depth) {
+            Err(scan::TooDeep) => return Extraction::Unreadable(Unreadable::TooDeep { limit: limits.max_depth }),
+            Ok(Some(scan::FieldScalar::Text(stamp))) => Timestamp::parse_field(&stamp),
+            Ok(Some(scan::FieldScalar::Number(number))) => Timestamp::from_epoch_number(number),
+            Ok(None) => None,
+        }
+    } else if trimmed.starts_with('[') {
+        if scan::may_nest_deeper_than(trimmed.as_bytes(), limits.max_depth)
+            && scan::follow_document(trimmed.as_bytes(), 0, limits.max_depth) == scan::Balanced::TooDeep
+        {
             return Extraction::Unreadable(Unreadable::TooDeep { limit: limits.max_depth });
         }
-        match json::top_level_field(trimmed, is_timestamp_field) {
-            Some(json::Scalar::Text(stamp)) => Timestamp::parse_field(&stamp),
-            Some(json::Scalar::Number(number)) => Timestamp::from_epoch_number(number),
-            None => None,
-        }
+        None
     } else {
         Timestamp::parse_leading(trimmed)
     };

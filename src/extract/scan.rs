@@ -21,21 +21,25 @@ pub enum Balanced {
 /// Both quote characters open strings so that Python reprs scan like JSON.
 pub fn follow_document(bytes: &[u8], start: usize, max_depth: usize) -> Balanced {
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (index, &byte) in bytes.iter().enumerate().skip(start) {
-        if let Some(open_quote) = quote {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == open_quote {
-                quote = None;
-            }
-            continue;
-        }
+    let mut index = start;
+    while let Some(&byte) = bytes.get(index) {
         match byte {
-            b'"' | b'\'' => quote = Some(byte),
+            b'"' | b'\'' => {
+                // Strings are most of a document's bytes: jump from quote to quote.
+                let mut from = index + 1;
+                loop {
+                    let Some(found) = bytes.get(from..).and_then(|rest| memchr::memchr2(byte, b'\\', rest)) else {
+                        return Balanced::Unterminated;
+                    };
+                    let at = from + found;
+                    if bytes.get(at) == Some(&b'\\') {
+                        from = at + 2;
+                        continue;
+                    }
+                    index = at;
+                    break;
+                }
+            }
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max_depth {
@@ -50,8 +54,14 @@ pub fn follow_document(bytes: &[u8], start: usize, max_depth: usize) -> Balanced
             }
             _ => {}
         }
+        index += 1;
     }
     Balanced::Unterminated
+}
+
+/// Whether `bytes` could nest deeper than `max_depth`: not when it has fewer brackets.
+pub fn may_nest_deeper_than(bytes: &[u8], max_depth: usize) -> bool {
+    memchr::memchr2_iter(b'{', b'[', bytes).nth(max_depth).is_some()
 }
 
 /// Spans of `text` that may hold a JSON object (or a Python dict repr): balanced `{...}` regions
@@ -119,6 +129,104 @@ pub fn unescape_json_text(text: &str) -> (String, usize) {
         }
     }
     (out, text.len())
+}
+
+/// A top-level field value of a JSON object, as found by [`top_level_field`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldScalar<'a> {
+    /// A string's content, escapes undone.
+    Text(Cow<'a, str>),
+    Number(f64),
+}
+
+/// The value of the first top-level field of the JSON object `text` whose name `wanted`
+/// accepts, read without building the document: the cheap path for records that cannot be
+/// errors. Nested values are skipped by bracket matching, which also enforces `max_depth`.
+/// `Ok(None)` when there is no such field or the text is not an object this scan can follow.
+pub fn top_level_field<'a>(
+    text: &'a str,
+    wanted: fn(&str) -> bool,
+    max_depth: usize,
+) -> Result<Option<FieldScalar<'a>>, TooDeep> {
+    let bytes = text.as_bytes();
+    let skip_spaces = |mut index: usize| {
+        while bytes.get(index).is_some_and(u8::is_ascii_whitespace) {
+            index += 1;
+        }
+        index
+    };
+    let mut index = skip_spaces(0);
+    if bytes.get(index) != Some(&b'{') {
+        return Ok(None);
+    }
+    // Once the field is found, the rest is only read when it could nest too deep.
+    let may_be_too_deep = may_nest_deeper_than(bytes, max_depth);
+    let mut found = None;
+    index += 1;
+    loop {
+        if found.is_some() && !may_be_too_deep {
+            return Ok(found);
+        }
+        index = skip_spaces(index);
+        if bytes.get(index) != Some(&b'"') {
+            return Ok(found);
+        }
+        let Some(key_end) = string_end(bytes, index) else { return Ok(found) };
+        let key = text.get(index + 1..key_end).unwrap_or_default();
+        index = skip_spaces(key_end + 1);
+        if bytes.get(index) != Some(&b':') {
+            return Ok(found);
+        }
+        index = skip_spaces(index + 1);
+        let value_start = index;
+        let wanted_here = found.is_none() && wanted(key);
+        match bytes.get(index) {
+            Some(b'"') => {
+                let Some(end) = string_end(bytes, index) else { return Ok(found) };
+                if wanted_here {
+                    let raw = text.get(value_start + 1..end).unwrap_or_default();
+                    let value =
+                        if raw.contains('\\') { Cow::Owned(unescape_json_text(raw).0) } else { Cow::Borrowed(raw) };
+                    found = Some(FieldScalar::Text(value));
+                }
+                index = end + 1;
+            }
+            Some(b'{' | b'[') => match follow_document(bytes, index, max_depth.saturating_sub(1)) {
+                Balanced::Closed { end } => index = end,
+                Balanced::TooDeep => return Err(TooDeep),
+                Balanced::Unterminated => return Ok(found),
+            },
+            Some(_) => {
+                let end = bytes
+                    .get(index..)
+                    .and_then(|rest| rest.iter().position(|b| matches!(b, b',' | b'}') || b.is_ascii_whitespace()))
+                    .map_or(bytes.len(), |length| index + length);
+                if wanted_here {
+                    found = text.get(value_start..end).and_then(|raw| raw.parse::<f64>().ok()).map(FieldScalar::Number);
+                }
+                index = end;
+            }
+            None => return Ok(found),
+        }
+        index = skip_spaces(index);
+        match bytes.get(index) {
+            Some(b',') => index += 1,
+            _ => return Ok(found),
+        }
+    }
+}
+
+/// The index of the quote that closes the string opening at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut from = start + 1;
+    loop {
+        let at = from + bytes.get(from..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest))?;
+        if bytes.get(at) == Some(&b'\\') {
+            from = at + 2;
+        } else {
+            return Some(at);
+        }
+    }
 }
 
 /// A document nests deeper than the limit.
@@ -357,6 +465,37 @@ mod tests {
         assert_eq!(&text[starts[0] + used..starts[0] + used + 1], "\"");
         assert_eq!(unescape_json_text(r"\ud83d"), ("\u{fffd}".to_owned(), 6));
         assert_eq!(unescape_json_text(r"a\u00e9\n\u12"), ("a\u{e9}\n\u{12}".to_owned(), 13));
+    }
+
+    #[track_caller]
+    fn check_field(text: &str, expected: Result<Option<FieldScalar<'_>>, TooDeep>) {
+        fn is_ts(name: &str) -> bool {
+            name.eq_ignore_ascii_case("ts")
+        }
+        assert_eq!(top_level_field(text, is_ts, 128), expected, "text: {text}");
+    }
+
+    #[test]
+    fn top_level_fields_without_a_parse() {
+        let text = |value: &'static str| Ok(Some(FieldScalar::Text(Cow::Borrowed(value))));
+        check_field(
+            r#"{"level":"info","nested":{"ts":"no"},"TS":"2026-11-26T10:00:09Z"}"#,
+            text("2026-11-26T10:00:09Z"),
+        );
+        check_field(
+            r#" { "a" : [1, {"b": "}"}], "ts" : 1795000000.5 } "#,
+            Ok(Some(FieldScalar::Number(1_795_000_000.5))),
+        );
+        check_field(r#"{"m":"say \"ts\"","ts":"x\ty"}"#, Ok(Some(FieldScalar::Text(Cow::Owned("x\ty".to_owned())))));
+        check_field(r#"{"level":"info"}"#, Ok(None));
+        check_field(r#"{"ts":nope}"#, Ok(None));
+        check_field("not json", Ok(None));
+        check_field(r#"{"ts": "#, Ok(None));
+        check_field(r#"{"a":1 "ts":"2"}"#, Ok(None));
+        let deep = format!(r#"{{"a":{}{},"ts":"x"}}"#, "[".repeat(200), "]".repeat(200));
+        check_field(&deep, Err(TooDeep));
+        let deep_after = format!(r#"{{"ts":"x","a":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+        check_field(&deep_after, Err(TooDeep));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! These read the text a client wrote around (never inside) an error envelope: exception
 //! messages, HTTP dumps, log lines. Each scanner is one pass with a bounded look-behind.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use crate::guid::Guid;
 
 /// Statuses written in text, in the forms clients and runtimes print them:
@@ -146,53 +150,66 @@ pub enum RetryAfterText<'a> {
 }
 
 pub fn retry_after(text: &str) -> Option<RetryAfterText<'_>> {
+    // "etry" is rare in text, unlike the letter r: search for it, then look around.
+    static NEEDLES: LazyLock<[Finder<'static>; 2]> = LazyLock::new(|| [Finder::new(b"etry"), Finder::new(b"ETRY")]);
     let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(found) = find_ignore_case(bytes, b"retry", from) {
-        from = found + 5;
-        let mut rest = bytes.get(found + 5..)?;
-        rest = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"_")).unwrap_or(rest);
-        if !starts_with_ignore_case(rest, b"after") {
-            continue;
-        }
-        rest = rest.get(5..)?;
-        let in_millis = starts_with_ignore_case(rest, b"-ms") || starts_with_ignore_case(rest, b"_ms");
-        if in_millis {
-            rest = rest.get(3..)?;
-        }
-        let value_start = trim_start_matches(rest, |b| matches!(b, b' ' | b'"' | b'\''));
-        let Some(value) = value_start.strip_prefix(b":").or_else(|| value_start.strip_prefix(b"=")) else {
-            continue;
-        };
-        let value = trim_start_matches(value, |b| matches!(b, b' ' | b'"' | b'\''));
-        let number_length = value.iter().take_while(|b| b.is_ascii_digit() || **b == b'.').count();
-        if number_length > 0 {
-            let number = std::str::from_utf8(value.get(..number_length)?).ok()?.parse::<f64>().ok()?;
-            return Some(RetryAfterText::Seconds(if in_millis { number / 1000.0 } else { number }));
-        }
-        let offset = bytes.len() - value.len();
-        // IMF-fixdate is exactly 29 bytes: "Wed, 21 Oct 2026 07:28:00 GMT".
-        if let Some(date) = text.get(offset..offset + 29) {
-            return Some(RetryAfterText::Date(date));
+    for needle in NEEDLES.iter() {
+        for found in needle.find_iter(bytes) {
+            let Some(start) = found.checked_sub(1) else { continue };
+            if !bytes.get(start).is_some_and(|b| b.eq_ignore_ascii_case(&b'r')) {
+                continue;
+            }
+            if let Some(value) = retry_after_at(text, start + 5) {
+                return Some(value);
+            }
         }
     }
     None
 }
 
+/// The value after `retry` at `after_retry`: `-After: 2.128`, `_after=12`, `-after-ms: 500`.
+fn retry_after_at(text: &str, after_retry: usize) -> Option<RetryAfterText<'_>> {
+    let bytes = text.as_bytes();
+    let mut rest = bytes.get(after_retry..)?;
+    rest = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"_")).unwrap_or(rest);
+    if !starts_with_ignore_case(rest, b"after") {
+        return None;
+    }
+    rest = rest.get(5..)?;
+    let in_millis = starts_with_ignore_case(rest, b"-ms") || starts_with_ignore_case(rest, b"_ms");
+    if in_millis {
+        rest = rest.get(3..)?;
+    }
+    let value_start = trim_start_matches(rest, |b| matches!(b, b' ' | b'"' | b'\''));
+    let value = value_start.strip_prefix(b":").or_else(|| value_start.strip_prefix(b"="))?;
+    let value = trim_start_matches(value, |b| matches!(b, b' ' | b'"' | b'\''));
+    let number_length = value.iter().take_while(|b| b.is_ascii_digit() || **b == b'.').count();
+    if number_length > 0 {
+        let number = std::str::from_utf8(value.get(..number_length)?).ok()?.parse::<f64>().ok()?;
+        return Some(RetryAfterText::Seconds(if in_millis { number / 1000.0 } else { number }));
+    }
+    let offset = bytes.len() - value.len();
+    // IMF-fixdate is exactly 29 bytes: "Wed, 21 Oct 2026 07:28:00 GMT".
+    text.get(offset..offset + 29).map(RetryAfterText::Date)
+}
+
 /// The first `http://` or `https://` URL in text, with the HTTP verb written right before it.
 pub fn first_url(text: &str) -> Option<(Option<&str>, &str)> {
+    // "://" is rare in text: search for it, then check the scheme before it.
+    static SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
     let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(found) = find_ignore_case(bytes, b"http", from) {
-        from = found + 4;
-        let rest = bytes.get(found + 4..)?;
-        let scheme_length = if rest.starts_with(b"://") {
-            7
-        } else if starts_with_ignore_case(rest, b"s://") {
-            8
+    for separator in SEPARATOR.find_iter(bytes) {
+        let found = if separator >= 5
+            && bytes.get(separator - 5..separator).is_some_and(|s| s.eq_ignore_ascii_case(b"https"))
+        {
+            separator - 5
+        } else if separator >= 4 && bytes.get(separator - 4..separator).is_some_and(|s| s.eq_ignore_ascii_case(b"http"))
+        {
+            separator - 4
         } else {
             continue;
         };
+        let scheme_length = separator + 3 - found;
         let end = bytes
             .get(found..)?
             .iter()
@@ -315,21 +332,6 @@ pub fn name_is(name: &[u8], wanted: &[u8]) -> bool {
         }
     }
     wanted.next().is_none()
-}
-
-pub fn find_ignore_case(haystack: &[u8], lowercase_needle: &[u8], from: usize) -> Option<usize> {
-    let first = *lowercase_needle.first()?;
-    let mut index = from;
-    while let Some(offset) =
-        haystack.get(index..).and_then(|rest| memchr::memchr2(first, first.to_ascii_uppercase(), rest))
-    {
-        let candidate = index + offset;
-        if starts_with_ignore_case(haystack.get(candidate..).unwrap_or_default(), lowercase_needle) {
-            return Some(candidate);
-        }
-        index = candidate + 1;
-    }
-    None
 }
 
 pub fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {

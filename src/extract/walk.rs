@@ -263,7 +263,10 @@ impl Walker {
                     self.codes.push(code);
                 }
             }
-            self.walk_value(value, depth + 1, &name);
+            // A value whose field says what it is (a time, an id, a method) holds nothing else.
+            if matches!(role, Role::Other | Role::Message | Role::Url | Role::Code) || !matches!(value, Node::Text(_)) {
+                self.walk_value(value, depth + 1, &name);
+            }
         }
     }
 
