@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! storage_bench insert --url URL --database DB --errors FILE [--rows N] [--batch ROWS] [--runs N]
-//! storage_bench lookup --url URL --database DB [--ids N] [--warmup N]
+//! storage_bench lookup --url URL --database DB [--ids N] [--warmup N] [--variant store|prewhere]
 //! ```
 //!
 //! `insert` classifies the lines of FILE, builds an `ErrorRow` for each failed call (up to
@@ -14,6 +14,8 @@
 //!
 //! `lookup` picks `--ids` random correlation ids that are stored in DB, then times
 //! `Store::lookup` for each, one after the other, after `--warmup` untimed lookups of other ids.
+//! With `--variant prewhere` it times the same statement with PREWHERE instead of WHERE, sent
+//! the same way, to show what the query's shape costs.
 //!
 //! Results go to standard output as `key=value` lines that the script reads.
 
@@ -26,7 +28,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use clickhouse::Client;
 
-use errwatch::store::{ErrorRow, Position, Settings, Store, DEFAULT_RAW_CAP};
+use errwatch::store::{ErrorRow, Position, Settings, Store, StoredEvent, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 
@@ -93,7 +95,21 @@ struct LookupArgs {
     /// Untimed lookups first, of ids not among the timed ones.
     #[arg(long, default_value_t = 50)]
     warmup: usize,
+    /// `store`: `Store::lookup`. `prewhere`: the same query and row type through the same HTTP
+    /// client, with the id condition written as PREWHERE (a diagnostic, not errwatch's code).
+    #[arg(long, default_value = "store")]
+    variant: Variant,
 }
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Variant {
+    Store,
+    Prewhere,
+}
+
+/// `Store::lookup`'s statement with PREWHERE in place of WHERE.
+const PREWHERE_LOOKUP: &str = "SELECT ?fields FROM api_errors_by_correlation PREWHERE correlation_id = ? \
+     ORDER BY event_time, event_millis, source, source_partition, source_offset LIMIT 10000";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -213,15 +229,30 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<()> {
         .map(|text| CorrelationId::parse(text).with_context(|| format!("stored id {text:?} does not parse")))
         .collect::<anyhow::Result<_>>()?;
     let (warmup, timed) = ids.split_at(args.warmup);
+    let find = |id: CorrelationId| {
+        let store = store.clone();
+        let client = client.clone();
+        async move {
+            match args.variant {
+                Variant::Store => Ok(store.lookup(id).await?),
+                Variant::Prewhere => client
+                    .query(PREWHERE_LOOKUP)
+                    .bind(id.to_string().as_str())
+                    .fetch_all::<StoredEvent>()
+                    .await
+                    .map_err(anyhow::Error::from),
+            }
+        }
+    };
     for id in warmup {
-        store.lookup(*id).await?;
+        find(*id).await?;
     }
     let mut latencies: Vec<Duration> = Vec::with_capacity(timed.len());
     let mut events = 0usize;
     let mut max_events = 0usize;
     for id in timed {
         let started = Instant::now();
-        let found = store.lookup(*id).await?;
+        let found = find(*id).await?;
         latencies.push(started.elapsed());
         if found.is_empty() {
             bail!("no events for stored id {id}");

@@ -25,7 +25,7 @@ use tracing::info;
     version,
     about = "Find, classify and store Defender for Endpoint API errors from client logs"
 )]
-#[command(propagate_version = true)]
+#[command(propagate_version = true, after_help = CONFIG_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,6 +68,11 @@ Examples:
   ERRWATCH_KAFKA_BROKERS=kafka:9092 ERRWATCH_KAFKA_TOPICS=mde-client-logs errwatch run
   errwatch run --kafka-topics '^mde-.*' --kafka-option security.protocol=SASL_SSL \\
       --kafka-option sasl.mechanism=PLAIN --kafka-option sasl.username=errwatch";
+
+const CONFIG_HELP: &str = "\
+Settings come from flags, then ERRWATCH_* environment variables, then an optional TOML file
+given with --config FILE (or ERRWATCH_CONFIG): a key `kafka_brokers = \"kafka:9092\"` stands for
+ERRWATCH_KAFKA_BROKERS, and a [librdkafka] table holds librdkafka settings.";
 
 const INGEST_ABOUT: &str = "\
 Store the API errors of log files (plain or gzip) or standard input in ClickHouse.
@@ -279,7 +284,14 @@ struct ClassifyArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let arguments = match with_config_file(std::env::args_os().collect()) {
+        Ok(arguments) => arguments,
+        Err(error) => {
+            eprintln!("errwatch: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(arguments);
     init_logging();
     let result = match cli.command {
         Command::Classify(args) => classify(args).map(|()| ExitCode::SUCCESS),
@@ -296,6 +308,68 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Applies the TOML file named by `--config FILE` or `ERRWATCH_CONFIG`: each top-level key
+/// `name` sets `ERRWATCH_NAME` unless the environment already does (so flags, then the
+/// environment, then the file decide), and a `[librdkafka]` table adds `--kafka-option`s
+/// ahead of those on the command line.
+fn with_config_file(mut arguments: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
+    let mut path = std::env::var_os("ERRWATCH_CONFIG").map(PathBuf::from);
+    let mut index = 0;
+    while index < arguments.len() {
+        let argument = arguments.get(index).and_then(|a| a.to_str()).unwrap_or_default().to_owned();
+        if argument == "--config" {
+            let value = arguments.get(index + 1).cloned().context("--config needs a file")?;
+            path = Some(PathBuf::from(value));
+            arguments.drain(index..index + 2);
+        } else if let Some(value) = argument.strip_prefix("--config=") {
+            path = Some(PathBuf::from(value));
+            arguments.remove(index);
+        } else {
+            index += 1;
+        }
+    }
+    let Some(path) = path else { return Ok(arguments) };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    let table: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut kafka_options = Vec::new();
+    for (key, value) in table {
+        if key == "librdkafka" {
+            let options = value.as_table().context("[librdkafka] must be a table of librdkafka settings")?;
+            for (name, setting) in options {
+                let setting = match setting {
+                    toml::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                kafka_options.push(format!("--kafka-option={name}={setting}").into());
+            }
+            continue;
+        }
+        let variable = format!("ERRWATCH_{}", key.to_ascii_uppercase().replace(['-', '.'], "_"));
+        if std::env::var_os(&variable).is_some() {
+            continue;
+        }
+        let value = match value {
+            toml::Value::String(text) => text,
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+            toml::Value::Table(_) => bail!("{}: `{key}` must be a value, not a table", path.display()),
+            other => other.to_string(),
+        };
+        std::env::set_var(variable, value);
+    }
+    // librdkafka settings go right after the subcommand, so that flags given later win.
+    if !kafka_options.is_empty() && arguments.get(1).is_some_and(|command| command == "run") {
+        let tail = arguments.split_off(2);
+        arguments.extend(kafka_options);
+        arguments.extend(tail);
+    }
+    Ok(arguments)
 }
 
 /// Log lines on standard error; `ERRWATCH_LOG` (e.g. `debug`, `errwatch=trace`) sets the level.

@@ -10,6 +10,7 @@ mod corpus;
 mod kafka;
 mod pipeline;
 mod properties;
+mod run_cli;
 mod proxy;
 mod store;
 mod store_cli;
