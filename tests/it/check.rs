@@ -41,3 +41,13 @@ fn same(actual: &Value, expected: &Value) -> bool {
         _ => actual == expected,
     }
 }
+
+/// The corpus records that fit on one line (a line is a record), with their expectations.
+pub fn corpus_lines() -> Vec<(String, Value)> {
+    include_str!("../data/records.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("corpus lines are JSON"))
+        .filter(|entry| !entry["input"].as_str().unwrap().contains('\n'))
+        .map(|entry| (entry["input"].as_str().unwrap().to_owned(), entry["expect"].clone()))
+        .collect()
+}

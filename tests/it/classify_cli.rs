@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-const CORPUS: &str = include_str!("../data/records.jsonl");
+use crate::check::corpus_lines;
 
 fn errwatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_errwatch"))
@@ -32,17 +32,6 @@ fn classify_stdin(args: &[&str], input: &[u8]) -> Vec<Value> {
         .split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
         .map(|line| serde_json::from_slice(line).unwrap())
-        .collect()
-}
-
-/// The corpus inputs as one file of lines (records holding a newline are left out: a line
-/// is a record).
-fn corpus_lines() -> Vec<(String, Value)> {
-    CORPUS
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|entry| !entry["input"].as_str().unwrap().contains('\n'))
-        .map(|entry| (entry["input"].as_str().unwrap().to_owned(), entry["expect"].clone()))
         .collect()
 }
 

@@ -70,16 +70,11 @@ pub async fn scalar<T>(store_settings: &Settings, sql: &str) -> T
 where
     T: clickhouse::RowOwned + clickhouse::RowRead,
 {
-    clickhouse::Client::default()
-        .with_url(&store_settings.url)
-        .with_database(&store_settings.database)
-        .with_validation(false)
-        .query(sql)
-        .fetch_one::<T>()
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    let mut found = rows::<T>(store_settings, &format!("{sql} LIMIT 1")).await;
+    found.pop().unwrap_or_else(|| panic!("{sql}: no row"))
 }
 
+/// Runs one query, for checks: a plain client of the test's own, not errwatch's store.
 pub async fn rows<T>(store_settings: &Settings, sql: &str) -> Vec<T>
 where
     T: clickhouse::RowOwned + clickhouse::RowRead,

@@ -194,7 +194,10 @@ impl Errwatch {
                 lines.lock().unwrap().push(line);
             }
         });
-        Errwatch { child, log, reader: Some(reader) }
+        let errwatch = Errwatch { child, log, reader: Some(reader) };
+        // Its schema is in place once it says it is consuming.
+        errwatch.wait_for_log("consuming", 1, Duration::from_secs(60));
+        errwatch
     }
 
     pub fn log(&self) -> String {

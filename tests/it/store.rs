@@ -9,11 +9,10 @@ use errwatch::source::file::InputPath;
 use errwatch::store::{ErrorRow, Position, SinkSettings, Store, MIGRATIONS};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
-use serde_json::Value;
+
+use crate::check::corpus_lines;
 
 use crate::clickhouse::{rows, runtime, scalar, TestDatabase};
-
-const CORPUS: &str = include_str!("../data/records.jsonl");
 
 /// A temporary file that removes itself.
 struct TempFile(PathBuf);
@@ -36,16 +35,6 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// The single-line corpus records (a line is a record) with their expectations.
-fn corpus_lines() -> Vec<(String, Value)> {
-    CORPUS
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|entry| !entry["input"].as_str().unwrap().contains('\n'))
-        .map(|entry| (entry["input"].as_str().unwrap().to_owned(), entry["expect"].clone()))
-        .collect()
 }
 
 fn options(max_record_bytes: usize) -> IngestOptions {
