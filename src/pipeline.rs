@@ -111,19 +111,22 @@ impl Feeder {
     /// Hands over everything held, waits until the sink stored it all, and returns every
     /// position stored since the consumer last looked.
     fn flush_all(&self) -> Result<StoredPositions, PipelineError> {
+        let held: Vec<Item> = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..).collect();
         let (reply, answer) = oneshot::channel();
-        {
-            let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            while let Some(item) = held.pop_front() {
-                self.items.blocking_send(item).map_err(|_| PipelineError::SinkGone)?;
-            }
-        }
-        self.items.blocking_send(Item::Flush(reply)).map_err(|_| PipelineError::SinkGone)?;
+        // The whole hand-over is bounded in time: with ClickHouse down, the queue does not drain.
         let flushed = self
             .runtime
-            .block_on(async { tokio::time::timeout(self.shutdown_timeout, answer).await })
-            .map_err(|_| PipelineError::ShutdownTimeout(self.shutdown_timeout))?
-            .map_err(|_| PipelineError::SinkGone)?;
+            .block_on(async {
+                tokio::time::timeout(self.shutdown_timeout, async {
+                    for item in held {
+                        self.items.send(item).await.map_err(|_| PipelineError::SinkGone)?;
+                    }
+                    self.items.send(Item::Flush(reply)).await.map_err(|_| PipelineError::SinkGone)?;
+                    answer.await.map_err(|_| PipelineError::SinkGone)
+                })
+                .await
+            })
+            .map_err(|_| PipelineError::ShutdownTimeout(self.shutdown_timeout))??;
         let mut stored = self.take_acks();
         merge(&mut stored, flushed);
         Ok(stored)
