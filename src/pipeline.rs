@@ -13,13 +13,16 @@
 //! When the items queue is full (ClickHouse slow or down), the thread pauses its partitions and
 //! keeps polling, so it stays in the group while memory stays bounded. An offset is stored only
 //! once the sink reports every record up to it stored; the sink never reports past a failed
-//! batch, so a later offset can never be committed over a lost one.
+//! batch, so a later offset can never be committed over a lost one. A partition that arrives is
+//! read from its committed offset, skipping the rows ClickHouse already holds (its watermarks
+//! per table), so a crash between two inserts or after an uncommitted batch stores nothing
+//! twice and loses nothing.
 //!
 //! Shutdown has one path: the flag is raised (SIGTERM, SIGINT), the thread stops reading, hands
 //! over what it holds, waits for the final flush, stores and commits the offsets, leaves the
 //! group, and the sink task ends when its queue closes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -31,7 +34,9 @@ use tracing::{error, info, warn};
 use crate::classify::{classify, Classification};
 use crate::extract::Limits;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
-use crate::store::{ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions};
+use crate::store::{
+    ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
+};
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -76,6 +81,9 @@ struct Feeder {
     held: Mutex<VecDeque<Item>>,
     acks: Mutex<mpsc::Receiver<StoredPositions>>,
     store: Store,
+    /// What ClickHouse held for each assigned partition when it arrived: rows at or below a
+    /// table's watermark are stored already and are not stored again.
+    watermarks: Mutex<HashMap<Partition, Watermarks>>,
     runtime: Handle,
     shutdown_timeout: Duration,
 }
@@ -132,6 +140,14 @@ impl Feeder {
         Ok(stored)
     }
 
+    /// Whether ClickHouse held the row at `position` when its partition arrived.
+    fn stored(&self, position: &Position, has: fn(&Watermarks, u64) -> bool) -> bool {
+        let watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        watermarks
+            .get(&(position.source.clone(), position.partition))
+            .is_some_and(|stored| has(stored, position.offset))
+    }
+
     /// Positions the sink reported stored since the last call.
     fn take_acks(&self) -> StoredPositions {
         let acks = self.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -151,24 +167,26 @@ fn merge(into: &mut StoredPositions, from: StoredPositions) {
 }
 
 impl Rebalancing for Feeder {
-    fn stored_up_to(&self, partitions: &[Partition]) -> Vec<Option<i64>> {
-        partitions
-            .iter()
-            .map(|(topic, partition)| {
-                let mut delay = Duration::from_millis(200);
-                // Without knowing what ClickHouse holds, reading could store records twice: wait.
-                loop {
-                    match self.runtime.block_on(self.store.highest_position(topic, *partition)) {
-                        Ok(highest) => return highest.and_then(|offset| i64::try_from(offset).ok()).map(|offset| offset + 1),
-                        Err(error) => {
-                            warn!(topic, partition, %error, "cannot read what ClickHouse holds for the partition, retrying");
-                            std::thread::sleep(delay);
-                            delay = (delay * 2).min(Duration::from_secs(10));
-                        }
+    fn assigned(&self, partitions: &[Partition]) {
+        for (topic, partition) in partitions {
+            let mut delay = Duration::from_millis(200);
+            // Without knowing what ClickHouse holds, rereading could store records twice: wait.
+            let stored = loop {
+                match self.runtime.block_on(self.store.watermarks(topic, *partition)) {
+                    Ok(stored) => break stored,
+                    Err(error) => {
+                        warn!(topic, partition, %error, "cannot read what ClickHouse holds for the partition, retrying");
+                        std::thread::sleep(delay);
+                        delay = (delay * 2).min(Duration::from_secs(10));
                     }
                 }
-            })
-            .collect()
+            };
+            info!(topic, partition, errors_up_to = ?stored.errors, quarantine_up_to = ?stored.quarantine, "stored so far");
+            self.watermarks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert((topic.clone(), *partition), stored);
+        }
     }
 
     fn flush_before_revoke(&self) -> BTreeMap<Partition, u64> {
@@ -198,6 +216,7 @@ pub fn run(
         held: Mutex::new(VecDeque::new()),
         acks: Mutex::new(acks),
         store,
+        watermarks: Mutex::new(HashMap::new()),
         runtime: runtime.handle().clone(),
         shutdown_timeout: settings.shutdown_timeout,
     });
@@ -242,7 +261,13 @@ fn consume(
             None => {}
             Some(Err(error)) => warn!(%error, "kafka error, librdkafka retries by itself"),
             Some(Ok(record)) => {
-                let item = to_item(&record, settings);
+                let item = match to_item(&record, settings) {
+                    Item::Error(_, position) if feeder.stored(&position, Watermarks::has_error) => Item::Seen(position),
+                    Item::Quarantine(_, position) if feeder.stored(&position, Watermarks::has_quarantined) => {
+                        Item::Seen(position)
+                    }
+                    item => item,
+                };
                 feeder.push(item)?;
             }
         }

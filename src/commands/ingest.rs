@@ -2,8 +2,8 @@
 //!
 //! Reads and classifies on the calling thread and hands batches to the sink, which runs on the
 //! given tokio runtime. Every stored row carries its input's identity and line number, and a
-//! run starts after the highest line already stored for that input, so ingesting the same file
-//! twice stores nothing twice.
+//! run skips what each table already holds for that input (its watermark), so ingesting the
+//! same file twice stores nothing twice, even after a run that died between two inserts.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use crate::classify::{classify, Classification};
 use crate::extract::{Limits, Unreadable};
 use crate::source::file::{self, InputPath};
 use crate::source::lines::{Line, LineReader};
-use crate::store::{ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError};
+use crate::store::{ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, Watermarks};
 use crate::timestamp::Timestamp;
 
 /// How progress is shown while ingesting.
@@ -52,7 +52,7 @@ pub struct IngestOptions {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct IngestSummary {
     pub records: u64,
-    /// Records at lines an earlier run already stored.
+    /// Errors and unreadable records an earlier run already stored.
     pub skipped: u64,
     pub errors_stored: u64,
     pub quarantined: u64,
@@ -97,9 +97,9 @@ fn ingest_one(
 ) -> Result<(), IngestError> {
     let read_error = |source| IngestError::Read { input: input.display(), source };
     let opened = file::open(input).map_err(read_error)?;
-    let resume_after = runtime.block_on(store.highest_position(&opened.identity, 0))?.unwrap_or(0);
-    if resume_after > 0 {
-        info!(input = %input.display(), lines = resume_after, "resuming after the lines already stored");
+    let stored = runtime.block_on(store.watermarks(&opened.identity, 0))?;
+    if stored != Watermarks::default() {
+        info!(input = %input.display(), errors_up_to = ?stored.errors, quarantine_up_to = ?stored.quarantine, "input seen before, storing only what is new");
     }
     let mut meter = Meter::new(options.progress, started, opened.compressed_size);
     let mut lines = LineReader::new(opened.reader, options.limits.max_record_bytes);
@@ -108,32 +108,30 @@ fn ingest_one(
     while let Some(line) = lines.next_line().map_err(read_error)? {
         line_number += 1;
         summary.records += 1;
-        if line_number <= resume_after {
-            summary.skipped += 1;
-            continue;
-        }
         let position = Position { source: opened.identity.clone(), partition: 0, offset: line_number };
-        match line {
-            Line::Record(bytes) => match classify(bytes, &options.limits) {
-                Classification::ApiError(error) => {
-                    let record = std::str::from_utf8(bytes).unwrap_or_default();
-                    sink.add_error(ErrorRow::new(&error, record, &position, now, now, options.raw_cap), &position);
-                    summary.errors_stored += 1;
-                }
-                Classification::Unreadable(reason) => {
-                    sink.add_quarantine(
-                        QuarantineRow::new(reason, bytes, bytes.len(), &position, now, options.raw_cap),
-                        &position,
-                    );
-                    summary.quarantined += 1;
-                }
-                Classification::NotAnError { .. } => sink.saw(&position),
-            },
+        let (classification, bytes, size) = match line {
+            Line::Record(bytes) => (classify(bytes, &options.limits), bytes, bytes.len()),
             Line::TooLong { size, head } => {
                 let reason = Unreadable::TooLarge { size, limit: options.limits.max_record_bytes };
-                sink.add_quarantine(QuarantineRow::new(reason, head, size, &position, now, options.raw_cap), &position);
+                (Classification::Unreadable(reason), head, size)
+            }
+        };
+        match classification {
+            Classification::ApiError(_) if stored.has_error(line_number) => summary.skipped += 1,
+            Classification::Unreadable(_) if stored.has_quarantined(line_number) => summary.skipped += 1,
+            Classification::ApiError(error) => {
+                let record = std::str::from_utf8(bytes).unwrap_or_default();
+                sink.add_error(ErrorRow::new(&error, record, &position, now, now, options.raw_cap), &position);
+                summary.errors_stored += 1;
+            }
+            Classification::Unreadable(reason) => {
+                sink.add_quarantine(
+                    QuarantineRow::new(reason, bytes, size, &position, now, options.raw_cap),
+                    &position,
+                );
                 summary.quarantined += 1;
             }
+            Classification::NotAnError { .. } => sink.saw(&position),
         }
         // Time is read once per thousand records: often enough for ages and progress.
         if line_number % 1024 == 0 {

@@ -4,8 +4,8 @@
 //! stores an offset only after the sink reports every record up to it stored, and librdkafka
 //! commits what was stored every few seconds, on revoke and on close. Rebalances call back
 //! into the pipeline through [`Rebalancing`]: before partitions go, it flushes what it holds;
-//! when partitions arrive, it says where ClickHouse's data for them ends, and consumption
-//! starts after the later of that and the committed offset.
+//! when partitions arrive, it learns how far ClickHouse got for them, and consumption starts
+//! at the committed offset.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use tracing::{info, warn};
@@ -58,9 +58,8 @@ pub type Partition = (String, i32);
 
 /// What the pipeline does when partitions come and go.
 pub trait Rebalancing: Send + Sync {
-    /// The next offset to read per partition according to what ClickHouse already holds (its
-    /// highest stored offset plus one), or `None` when it holds nothing for the partition.
-    fn stored_up_to(&self, partitions: &[Partition]) -> Vec<Option<i64>>;
+    /// Called before partitions arrive; they are then read from their committed offsets.
+    fn assigned(&self, partitions: &[Partition]);
 
     /// Called before partitions are taken away: store everything consumed so far and return
     /// the highest offset stored per partition, to be committed before letting go.
@@ -146,30 +145,12 @@ impl ConsumerContext for Context {
 }
 
 impl Context {
-    /// Starts each partition after the later of its committed offset and what ClickHouse holds.
+    /// Lets the pipeline learn what ClickHouse holds, then reads from the committed offsets.
     fn assign(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
         let list = partition_list(partitions);
-        let stored = self.rebalancing.stored_up_to(&list);
-        let committed = consumer.committed_offsets(partitions.clone(), Duration::from_secs(10)).ok();
-        for ((topic, partition), stored_next) in list.iter().zip(stored) {
-            let committed_next = committed
-                .as_ref()
-                .and_then(|committed| committed.find_partition(topic, *partition))
-                .and_then(|element| match element.offset() {
-                    Offset::Offset(offset) => Some(offset),
-                    _ => None,
-                });
-            let start = match (stored_next, committed_next) {
-                (Some(stored), Some(committed)) => Some(stored.max(committed)),
-                (Some(stored), None) => Some(stored),
-                _ => None,
-            };
-            if let Some(start) = start {
-                if let Err(error) = partitions.set_partition_offset(topic, *partition, Offset::Offset(start)) {
-                    warn!(topic, partition, %error, "cannot set the start offset");
-                }
-            }
-            info!(topic, partition, start = ?start, committed = ?committed_next, clickhouse_next = ?stored_next, "partition assigned");
+        self.rebalancing.assigned(&list);
+        for (topic, partition) in &list {
+            info!(topic, partition, "partition assigned");
         }
         if let Err(error) = consumer.assign(partitions) {
             warn!(%error, "cannot assign partitions");

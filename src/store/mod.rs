@@ -103,6 +103,29 @@ fn first_line(message: &str) -> String {
     }
 }
 
+/// How far each table got for one source partition. Rows of a partition are inserted in
+/// position order, each insert whole or not at all, so a table holds every row of its kind up
+/// to its watermark. The two tables are written one after the other, so after a crash one may
+/// be ahead of the other: rereading from the last commit and skipping, per table, what its
+/// watermark covers stores every row exactly once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Watermarks {
+    pub errors: Option<u64>,
+    pub quarantine: Option<u64>,
+}
+
+impl Watermarks {
+    /// Whether an error row at `offset` is stored already.
+    pub fn has_error(&self, offset: u64) -> bool {
+        self.errors.is_some_and(|highest| offset <= highest)
+    }
+
+    /// Whether a quarantine row at `offset` is stored already.
+    pub fn has_quarantined(&self, offset: u64) -> bool {
+        self.quarantine.is_some_and(|highest| offset <= highest)
+    }
+}
+
 /// The daily partitions older than a number of days (bound second) in a database (bound first).
 pub const OLD_PARTITIONS_SQL: &str = "SELECT DISTINCT table, partition FROM system.parts \
      WHERE database = ? AND active \
@@ -209,10 +232,10 @@ impl Store {
         insert.end().await.map_err(|e| self.error(e))
     }
 
-    /// The highest position stored for a source partition, in events or in quarantine.
-    pub async fn highest_position(&self, source: &str, partition: i32) -> Result<Option<u64>, StoreError> {
-        let mut highest = None;
-        for table in ["api_errors", "quarantine"] {
+    /// The highest position each table holds for a source partition.
+    pub async fn watermarks(&self, source: &str, partition: i32) -> Result<Watermarks, StoreError> {
+        let mut highest = [None, None];
+        for (slot, table) in highest.iter_mut().zip([ErrorRow::TABLE, QuarantineRow::TABLE]) {
             let (rows, offset): (u64, u64) = self
                 .queries
                 .query(&format!(
@@ -223,11 +246,10 @@ impl Store {
                 .fetch_one()
                 .await
                 .map_err(|e| self.error(e))?;
-            if rows > 0 {
-                highest = highest.max(Some(offset));
-            }
+            *slot = (rows > 0).then_some(offset);
         }
-        Ok(highest)
+        let [errors, quarantine] = highest;
+        Ok(Watermarks { errors, quarantine })
     }
 
     /// How many rows of `table` sit at positions `first..=last` of a source partition.

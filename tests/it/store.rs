@@ -147,9 +147,9 @@ fn ingest_stores_the_corpus_and_quarantines_unreadable_records_once() {
         assert_eq!(raw, b"not \xff UTF-8 (503)", "quarantine keeps the bytes as they were");
     });
 
-    // Again: nothing new is stored, every line is recognised as already there.
+    // Again: nothing new is stored, every error and unreadable line is recognised as stored.
     let again = ingest_file(&store, &file, 2048);
-    assert_eq!(again.skipped, corpus.len() as u64 + 2);
+    assert_eq!(again.skipped, expected_errors + 2);
     assert_eq!((again.errors_stored, again.quarantined), (0, 0));
     runtime().block_on(async {
         let total: u64 = scalar(&settings, "SELECT count() FROM api_errors").await;
@@ -397,5 +397,45 @@ fn concurrent_inserts_keep_the_roll_up_exact() {
         let raw: u64 = scalar(&database.settings(), "SELECT count() FROM api_errors").await;
         let rolled: u64 = scalar(&database.settings(), "SELECT sum(events) FROM api_errors_per_minute").await;
         assert_eq!((raw, rolled), (1200, 1200));
+    });
+}
+
+#[test]
+fn a_run_that_died_between_two_inserts_is_completed_not_repeated() {
+    let database = TestDatabase::new("torn");
+    let store = runtime().block_on(database.migrated());
+    let lines: Vec<&[u8]> = vec![
+        b"The remote server returned an error: (403) Forbidden.",
+        b"bad \xff bytes",
+        b"HTTP/1.1 429 Too Many Requests",
+        b"more \xfe bad bytes",
+        b"(500) at the end",
+    ];
+    let file = TempFile::new("torn.log", &lines.join(&b'\n'));
+    let identity = errwatch::source::file::open(&file.input()).unwrap().identity;
+    // The earlier run stored the errors of lines 1 and 3, then died before the quarantine insert.
+    let now = Timestamp::now();
+    let stored_before: Vec<ErrorRow> = [1u64, 3]
+        .iter()
+        .map(|&line| {
+            let Classification::ApiError(error) = classify(lines[line as usize - 1], &Limits::default()) else {
+                unreachable!()
+            };
+            let position = Position { source: identity.clone(), partition: 0, offset: line };
+            let text = std::str::from_utf8(lines[line as usize - 1]).unwrap();
+            ErrorRow::new(&error, text, &position, now, now, 100)
+        })
+        .collect();
+    runtime().block_on(store.insert(&stored_before)).unwrap();
+
+    let summary = ingest_file(&store, &file, 4096);
+    assert_eq!((summary.skipped, summary.errors_stored, summary.quarantined), (2, 1, 2));
+    runtime().block_on(async {
+        let errors: Vec<u64> =
+            rows(&database.settings(), "SELECT source_offset FROM api_errors ORDER BY source_offset").await;
+        assert_eq!(errors, [1, 3, 5]);
+        let quarantined: Vec<u64> =
+            rows(&database.settings(), "SELECT source_offset FROM quarantine ORDER BY source_offset").await;
+        assert_eq!(quarantined, [2, 4], "the lines the dead run had not stored are stored now");
     });
 }
