@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 
 seeds=fuzz/seeds/extract
-mkdir -p "$seeds"
+mkdir -p "$seeds" fuzz/corpus/extract
 python3 - "$seeds" <<'PY'
 import hashlib, json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
