@@ -239,7 +239,7 @@ impl Walker {
 
     fn walk_object(&mut self, map: &Fields<'_>, depth: usize, enclosing: &NameBuffer, is_envelope_body: bool) {
         let detected = detect_envelope(map);
-        let aad_index = matches!(detected, Some(Detected::Aad)).then(|| self.open_aad_envelope(map));
+        let aad_opened = matches!(detected, Some(Detected::Aad)) && self.open_aad_envelope(map).is_some();
         for (index, (key, value)) in map.iter().enumerate() {
             let order = self.next_order();
             let (parent, name) = key_names(key, enclosing);
@@ -251,8 +251,7 @@ impl Walker {
                     continue;
                 }
                 Some(Detected::Aad)
-                    if aad_index.is_some()
-                        && (name.is("error") || name.is("errordescription") || name.is("errorcodes")) =>
+                    if aad_opened && (name.is("error") || name.is("errordescription") || name.is("errorcodes")) =>
                 {
                     continue
                 }
