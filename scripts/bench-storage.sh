@@ -231,7 +231,8 @@ query_log_figures() {
                 "SELECT $fields FROM $db_lookup.api_errors_by_correlation $form correlation_id = '$id' $order" \
                 </dev/null >/dev/null
         done
-    done < <(ch --query "SELECT correlation_id FROM $db_lookup.api_errors_by_correlation WHERE rand() % 100000 = 0 LIMIT 20")
+    done < <(ch --query "SELECT correlation_id FROM $db_lookup.api_errors_by_correlation
+                         WHERE rand() % $((lookup_events / 400 + 1)) = 0 LIMIT 20")
     ch --query "SYSTEM FLUSH LOGS" 2>/dev/null || sleep 8
     ch --query "SELECT
             if(position(query_id, '-PREWHERE-') > 0, 'PREWHERE', 'WHERE') AS form,
@@ -239,7 +240,7 @@ query_log_figures() {
             round(avg(query_duration_ms)) AS server_ms
         FROM system.query_log
         WHERE type = 2 AND query_id LIKE 'storagebench-$tag-%-$$' AND event_date >= today() - 1
-        GROUP BY form ORDER BY form DESC FORMAT PrettyCompactMonoBlock"
+        GROUP BY form ORDER BY form DESC FORMAT TSVWithNames" | column -t
 }
 
 lookup_run() {

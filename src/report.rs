@@ -71,6 +71,9 @@ impl<'a> Report<'a> {
     /// Appends the report as one line of JSON. Written by hand: this runs once per input line,
     /// and the keys are constants.
     pub fn write_line(&self, out: &mut Vec<u8>) {
+        if !self.envelope && self.error.is_none() {
+            return self.write_quiet_line(out);
+        }
         out.extend_from_slice(if self.envelope { b"{\"envelope\":true" } else { b"{\"envelope\":false" });
         text_field(out, b",\"family\":", self.family);
         text_field(out, b",\"code\":", self.code);
@@ -134,6 +137,34 @@ impl<'a> Report<'a> {
             text_field(out, b",\"error\":", Some(error));
         }
         out.extend_from_slice(b"}\n");
+    }
+}
+
+impl Report<'_> {
+    /// The line of a record that is not an error: constants around its status and time, which
+    /// is most lines of a log.
+    fn write_quiet_line(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"envelope\":false,\"family\":null,\"code\":null,\"raw_code\":null,\"http_status\":");
+        match self.http_status {
+            Some(status) => write_status(out, status),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(
+            b",\"category\":null,\"retryable\":null,\"retry\":null,\"retry_after_seconds\":null,\"correlation_id\":null,\
+              \"message\":null,\"inner_codes\":null",
+        );
+        raw_field(out, b",\"timestamp\":", self.timestamp.map(Timestamp::rfc3339_millis));
+        out.extend_from_slice(
+            b",\"service\":null,\"method\":null,\"url\":null,\"host\":null,\"api\":null,\"tenant_id\":null}\n",
+        );
+    }
+}
+
+fn write_status(out: &mut Vec<u8>, status: u16) {
+    if (100..=999).contains(&status) {
+        out.extend_from_slice(&[b'0' + (status / 100) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8]);
+    } else {
+        let _ = write!(out, "{status}");
     }
 }
 
