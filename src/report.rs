@@ -162,7 +162,11 @@ impl Report<'_> {
 
 fn write_status(out: &mut Vec<u8>, status: u16) {
     if (100..=999).contains(&status) {
-        out.extend_from_slice(&[b'0' + (status / 100) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8]);
+        out.extend_from_slice(&[
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ]);
     } else {
         let _ = write!(out, "{status}");
     }
