@@ -271,3 +271,31 @@ fn two_processes_share_the_partitions_and_one_takes_over() {
     let (code, log) = second.terminate(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{log}");
 }
+
+#[test]
+fn an_error_no_retry_can_fix_stops_the_pipeline_without_committing() {
+    let topic = "mismatch";
+    let cluster = Cluster::start(topic, PARTITIONS);
+    let database = TestDatabase::new("pipeline_mismatch");
+    let producer = cluster.producer();
+    let errwatch = Errwatch::start(&cluster, &database, topic, "mismatch", &[]);
+    // Someone changes the table under errwatch's feet: its rows no longer fit.
+    runtime().block_on(async {
+        clickhouse::Client::default()
+            .with_url(crate::clickhouse::url())
+            .with_database(&database.name)
+            .query("ALTER TABLE api_errors DROP COLUMN raw_truncated")
+            .execute()
+            .await
+            .unwrap();
+    });
+    let records = mixed_records(0, 300);
+    cluster.produce(&producer, topic, &records);
+    errwatch.wait_for_log("cannot store events", 1, DEADLINE);
+    let (code, log) = errwatch.terminate(Duration::from_secs(60));
+    assert_eq!(code, Some(2), "it stops with an error of its own; log:\n{log}");
+    assert!(log.contains("ClickHouse rejected the request"), "{log}");
+    assert_eq!(counts(&database).0, 0);
+    let committed = cluster.committed("mismatch", topic, PARTITIONS);
+    assert!(committed.iter().all(|&offset| offset <= 0), "nothing past the failed batch is committed: {committed:?}");
+}
