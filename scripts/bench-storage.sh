@@ -8,7 +8,9 @@
 #    freshly migrated database; best of 3, the tables truncated before each run. Baseline: the
 #    same rows, exported from that table in RowBinary, inserted by
 #    `clickhouse-client --query "INSERT INTO db.api_errors FORMAT RowBinary" < rows.bin`; best of
-#    3, truncated likewise. Both pay for the two materialized views on `api_errors`.
+#    3, truncated likewise; then, for reference, the same command with
+#    --max_insert_block_size=50000, the block size errwatch's statements have. All of them pay
+#    for the two materialized views on `api_errors`, and all are checked to store the same rows.
 # 2. `errwatch ingest` of a 9,000,000-line mix file (about 1 GB): records/s and peak RSS, best
 #    of 2, each into a fresh database.
 # 3. Lookup latency with 10,000,000 stored events: ten copies of the step-1 rows, each copy with
@@ -19,7 +21,8 @@
 #
 # Uses the databases errwatch_bench_insert, errwatch_bench_ingest and errwatch_bench_lookup,
 # dropped before and after; temporary files (about 2 GB at most) go to a directory under
-# ${TMPDIR:-/tmp} that is removed at the end. Takes about 10 minutes on 2 cores.
+# ${TMPDIR:-/tmp} that is removed at the end; the lookup database takes about 2 GB in ClickHouse
+# while it exists. Takes about 10 minutes on 2 cores.
 #
 # Settings (environment), for quicker trial runs:
 #   ERRWATCH_BENCH_INGEST_LINES   lines of the ingest file     (default 9000000)
@@ -142,25 +145,43 @@ echo "exported $rows rows, $rows_bin_bytes bytes of RowBinary, in insertion orde
 section "1. insert: clickhouse-client, best of $insert_runs"
 client_command="clickhouse-client --port $tcp_port --query \"INSERT INTO $db_insert.api_errors FORMAT RowBinary\" < rows.bin"
 echo "$client_command"
-client_insert_seconds=""
-for ((run = 1; run <= insert_runs; run++)); do
-    truncate_tables "$db_insert"
-    start=$EPOCHREALTIME
-    ch --query "INSERT INTO $db_insert.api_errors FORMAT RowBinary" <"$rows_bin"
-    seconds=$(seconds_since "$start")
-    echo "run_$run=${seconds}s $(per_second "$rows" "$seconds") rows/s"
-    if [[ -z $client_insert_seconds ]] || awk -v a="$seconds" -v b="$client_insert_seconds" 'BEGIN { exit !(a < b) }'; then
-        client_insert_seconds=$seconds
-    fi
-done
+# client_runs [OPTION]: best of $insert_runs client inserts of rows.bin; sets best_seconds.
+client_runs() {
+    local run start seconds hash
+    best_seconds=""
+    for ((run = 1; run <= insert_runs; run++)); do
+        truncate_tables "$db_insert"
+        start=$EPOCHREALTIME
+        /usr/bin/time -f '%U %S' -o "$work/client-cpu.txt" \
+            clickhouse-client --host 127.0.0.1 --port "$tcp_port" "$@" \
+            --query "INSERT INTO $db_insert.api_errors FORMAT RowBinary" <"$rows_bin"
+        seconds=$(seconds_since "$start")
+        echo "run_$run=${seconds}s $(per_second "$rows" "$seconds") rows/s" \
+            "(client process CPU: $(awk '{ printf "%.1f s", $1 + $2 }' "$work/client-cpu.txt"))"
+        if [[ -z $best_seconds ]] || awk -v a="$seconds" -v b="$best_seconds" 'BEGIN { exit !(a < b) }'; then
+            best_seconds=$seconds
+        fi
+    done
+    hash=$(ch --query "SELECT groupBitXor(cityHash64(*)) FROM $db_insert.api_errors")
+    [[ $hash == "$errwatch_hash" ]] || die "the table differs after the client's insert ($hash, $errwatch_hash)"
+    echo "same rows stored as by errwatch (xor of row hashes $hash)"
+}
+client_runs
+client_insert_seconds=$best_seconds
 client_insert_rate=$(per_second "$rows" "$client_insert_seconds")
-client_hash=$(ch --query "SELECT groupBitXor(cityHash64(*)) FROM $db_insert.api_errors")
-[[ $client_hash == "$errwatch_hash" ]] || die "the table differs after the client's insert ($client_hash, $errwatch_hash)"
-echo "same rows stored both ways (xor of row hashes $errwatch_hash)"
+
+# The client forms blocks of max_insert_block_size rows (1,048,576 by default), so the server
+# sorts and writes the rows as one part per table and day; errwatch's statements are 50,000 rows
+# each. For reference, the client again with blocks of that size.
+section "1. insert: clickhouse-client --max_insert_block_size=$batch_rows, best of $insert_runs"
+client_runs --max_insert_block_size="$batch_rows"
+client_small_seconds=$best_seconds
+client_small_rate=$(per_second "$rows" "$client_small_seconds")
 insert_db_bytes=$(database_bytes "$db_insert")
 rm -f "$rows_bin"
 insert_ratio=$(awk -v a="$errwatch_insert_rate" -v b="$client_insert_rate" 'BEGIN { printf "%.2f", a / b }')
-echo "errwatch / clickhouse-client: $insert_ratio"
+small_ratio=$(awk -v a="$errwatch_insert_rate" -v b="$client_small_rate" 'BEGIN { printf "%.2f", a / b }')
+echo "errwatch / clickhouse-client: $insert_ratio; with $batch_rows-row blocks: $small_ratio"
 
 # ---------------------------------------------------------------------------------------------
 section "2. errwatch ingest, $ingest_lines lines, best of $ingest_runs"
@@ -170,19 +191,20 @@ ingest_rss_kb=0
 for ((run = 1; run <= ingest_runs; run++)); do
     ch --query "DROP DATABASE IF EXISTS $db_ingest"
     ERRWATCH_LOG=info ERRWATCH_CLICKHOUSE_URL="$url" ERRWATCH_CLICKHOUSE_DATABASE="$db_ingest" \
-        /usr/bin/time -f '%e %M' -o "$work/time.txt" \
+        /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" \
         "$errwatch_bin" ingest "$mix" --quiet 2>"$work/ingest.log"
     summary=$(grep 'ingest finished' "$work/ingest.log" | sed 's/\x1b\[[0-9;]*m//g') ||
         die "no summary line from errwatch ingest: $(tail -n 5 "$work/ingest.log")"
-    echo "run_$run: ${summary#*INFO } wall=$(cut -d' ' -f1 "$work/time.txt")s peak_rss_kib=$(cut -d' ' -f2 "$work/time.txt")"
+    read -r wall rss user_cpu system_cpu <"$work/time.txt"
+    echo "run_$run: ${summary#*INFO } wall=${wall}s peak_rss_kib=$rss cpu_user=${user_cpu}s cpu_system=${system_cpu}s"
     rate=$(sed -n 's/.*records_per_second=\([0-9]*\).*/\1/p' <<<"$summary")
-    rss=$(cut -d' ' -f2 "$work/time.txt")
     if ((rss > ingest_rss_kb)); then
         ingest_rss_kb=$rss
     fi
     if [[ -z $ingest_rate ]] || ((rate > ingest_rate)); then
         ingest_rate=$rate
-        ingest_wall=$(cut -d' ' -f1 "$work/time.txt")
+        ingest_wall=$wall
+        ingest_cpu="${user_cpu}s user, ${system_cpu}s system"
         ingest_summary=${summary#*INFO }
     fi
 done
@@ -279,11 +301,12 @@ machine: $cores cores, $cpu_model, $memory; ClickHouse $server_version; commit $
    Store::insert         ${errwatch_insert_seconds}s  $errwatch_insert_rate rows/s
    clickhouse-client     ${client_insert_seconds}s  $client_insert_rate rows/s  ($client_command)
    errwatch / client     $insert_ratio   target >= 0.8: $(verdict "$(awk -v r="$insert_ratio" 'BEGIN { print (r >= 0.8) }')")
+   client, $batch_rows-row blocks   ${client_small_seconds}s  $client_small_rate rows/s; errwatch / that: $small_ratio
    RowBinary: $(mib "$rows_bin_bytes"); stored: $(mib "$insert_db_bytes") on disk
 
 2. errwatch ingest, $ingest_lines lines, $mix_bytes bytes ($mix_disk_kib KiB on disk), best of $ingest_runs:
    $ingest_summary
-   records/s $ingest_rate (errwatch's figure), wall ${ingest_wall}s including startup
+   records/s $ingest_rate (errwatch's figure), wall ${ingest_wall}s including startup, errwatch CPU $ingest_cpu
    peak RSS ${ingest_rss_kb} KiB (${ingest_rss_mib} MiB, highest of the runs)   target <= 200 MiB: $(verdict "$(awk -v r="$ingest_rss_mib" 'BEGIN { print (r <= 200) }')")
    stored: $ingest_errors error rows, $(mib "$ingest_db_bytes") in ClickHouse
 
