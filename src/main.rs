@@ -58,14 +58,17 @@ const RUN_ABOUT: &str = "\
 Consume client logs from Kafka and store their API errors in ClickHouse, until SIGTERM or SIGINT.
 
 Every error event reaches ClickHouse exactly once, through crashes, restarts and rebalances:
-offsets are committed only after the events are stored, and a partition that is assigned
-resumes after the highest offset ClickHouse already holds for it. Unreadable records go to the
-quarantine table. When ClickHouse is slow or down, consumption pauses and resumes by itself.
+offsets are committed only after the events are stored, and a partition that is assigned is
+read from its committed offset without storing again what ClickHouse already holds. Unreadable
+records go to the quarantine table. When ClickHouse is slow or down, consumption pauses and resumes by itself.
 On SIGTERM or SIGINT errwatch stops reading, stores what it read, commits and exits 0.";
 
 const RUN_EXAMPLES: &str = "\
+Settings may also come from a TOML file: --config FILE or ERRWATCH_CONFIG (see errwatch --help).
+
 Examples:
   ERRWATCH_KAFKA_BROKERS=kafka:9092 ERRWATCH_KAFKA_TOPICS=mde-client-logs errwatch run
+  errwatch run --config /etc/errwatch/errwatch.toml
   errwatch run --kafka-topics '^mde-.*' --kafka-option security.protocol=SASL_SSL \\
       --kafka-option sasl.mechanism=PLAIN --kafka-option sasl.username=errwatch";
 
