@@ -1,5 +1,6 @@
 -- The incident lookup: the same events ordered by correlation id, so that finding one id reads
--- one granule per daily partition. Fed by a materialized view; events without an id are left out.
+-- about one index granule per part (with PREWHERE on the id). Fed by a materialized view;
+-- events without an id are left out.
 CREATE TABLE IF NOT EXISTS api_errors_by_correlation
 (
     correlation_id String,

@@ -20,9 +20,9 @@
 #    reads what the server logged for both, and repeats both after OPTIMIZE ... FINAL.
 #
 # Uses the databases errwatch_bench_insert, errwatch_bench_ingest and errwatch_bench_lookup,
-# dropped before and after; temporary files (about 2 GB at most) go to a directory under
+# dropped before and after; temporary files (under 2 GB) go to a directory under
 # ${TMPDIR:-/tmp} that is removed at the end; the lookup database takes about 2 GB in ClickHouse
-# while it exists. Takes about 10 minutes on 2 cores.
+# while it exists. Takes about 8 minutes on 2 cores.
 #
 # Settings (environment), for quicker trial runs:
 #   ERRWATCH_BENCH_INGEST_LINES   lines of the ingest file     (default 9000000)
