@@ -135,18 +135,8 @@ impl Shape {
         Shape::SuccessCall,
     ];
 
-    const ERRORS: [Shape; 10] = [
-        Shape::MdeRaw,
-        Shape::JsonLogEscaped,
-        Shape::EcsEscaped,
-        Shape::TextWithJson,
-        Shape::LogfmtEscaped,
-        Shape::PowerShell,
-        Shape::PythonHttpError,
-        Shape::PythonRepr,
-        Shape::Graph,
-        Shape::Aad,
-    ];
+    /// The error shapes: the first ten of `ALL`.
+    const ERRORS: &'static [Shape] = Self::ALL.split_at(10).0;
 
     fn name(self) -> &'static str {
         match self {
@@ -299,7 +289,7 @@ impl Generator {
     fn mix_record(&mut self) -> (Shape, String) {
         let roll = self.rng.below(100);
         let shape = if roll < 15 {
-            *self.rng.pick(&Shape::ERRORS)
+            *self.rng.pick(Shape::ERRORS)
         } else if roll < 25 {
             Shape::SuccessCall
         } else if roll < 80 {
@@ -312,7 +302,7 @@ impl Generator {
 
     /// The next error record, of any error shape.
     fn error_record(&mut self) -> (Shape, String) {
-        let shape = *self.rng.pick(&Shape::ERRORS);
+        let shape = *self.rng.pick(Shape::ERRORS);
         (shape, self.record(shape))
     }
 

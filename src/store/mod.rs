@@ -253,13 +253,20 @@ impl Store {
     }
 
     /// How many rows of `table` sit at positions `first..=last` of a source partition.
-    pub async fn rows_at(&self, table: &str, position: &Position, first: u64, last: u64) -> Result<u64, StoreError> {
+    pub async fn rows_at(
+        &self,
+        table: &str,
+        source: &str,
+        partition: i32,
+        first: u64,
+        last: u64,
+    ) -> Result<u64, StoreError> {
         self.queries
             .query(&format!(
                 "SELECT count() FROM {table} WHERE source = ? AND source_partition = ? AND source_offset >= ? AND source_offset <= ?"
             ))
-            .bind(position.source.as_str())
-            .bind(position.partition)
+            .bind(source)
+            .bind(partition)
             .bind(first)
             .bind(last)
             .fetch_one()

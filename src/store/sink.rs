@@ -204,8 +204,7 @@ async fn already_stored(
     spans: &BTreeMap<(String, i32), (u64, u64, u64)>,
 ) -> Result<bool, StoreError> {
     for ((source, partition), (first, last, count)) in spans {
-        let position = Position { source: source.clone(), partition: *partition, offset: *first };
-        if store.rows_at(table, &position, *first, *last).await? < *count {
+        if store.rows_at(table, source, *partition, *first, *last).await? < *count {
             return Ok(false);
         }
     }
