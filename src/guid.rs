@@ -53,6 +53,29 @@ impl Guid {
     pub fn as_u128(self) -> u128 {
         self.0
     }
+
+    /// A new version 4 GUID for naming one answer or event. Unique, not secret: it mixes the
+    /// clock, the process id and a counter, which is all an id in a log line needs.
+    pub fn new_random() -> Guid {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let high = splitmix64(nanos ^ u64::from(std::process::id()).rotate_left(32));
+        let low = splitmix64(high ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let value = (u128::from(high) << 64) | u128::from(low);
+        // Version 4 and the RFC 4122 variant.
+        Guid((value & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62))
+    }
+}
+
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl Guid {
@@ -155,5 +178,16 @@ mod tests {
         assert_eq!(found.as_deref(), Some("e3b0c442-98fc-4c14-9afb-f4c8996fb924"));
         assert_eq!(Guid::parse_prefix("e3b0c442-98fc-4c14-9afb-f4c8996fb9245"), None);
         assert_eq!(Guid::parse_prefix("short"), None);
+    }
+
+    #[test]
+    fn random_guids_are_version_4_and_differ() {
+        let first = Guid::new_random();
+        let second = Guid::new_random();
+        assert_ne!(first, second);
+        let text = first.to_string();
+        assert_eq!(text.as_bytes()[14], b'4', "{text}");
+        assert!(matches!(text.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{text}");
+        assert_eq!(Guid::parse(&text), Some(first));
     }
 }

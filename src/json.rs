@@ -190,6 +190,11 @@ pub fn write_line(out: &mut Vec<u8>, value: &impl Serialize) -> Result<(), serde
     Ok(())
 }
 
+/// A value as one JSON document.
+pub fn to_string(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|error| format!("{{\"error\":\"cannot write JSON: {error}\"}}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,8 @@ pub mod classify;
 pub mod store;
 pub mod report;
 pub mod pipeline;
+pub mod metrics;
+pub mod http;
 pub mod commands;
 
 pub mod codes;

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use errwatch::commands::ingest::{IngestOptions, Progress};
+use errwatch::http::Server;
+use errwatch::metrics::{Metrics, DEFAULT_SERVICE_CAP};
 use errwatch::pipeline::PipelineSettings;
 use errwatch::source::file::InputPath;
 use errwatch::source::kafka::KafkaSettings;
@@ -52,7 +54,24 @@ enum Command {
     /// Consume client logs from Kafka and store their API errors in ClickHouse, until stopped
     #[command(long_about = RUN_ABOUT, after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+
+    /// Serve the HTTP API and page over what ClickHouse holds, without consuming
+    #[command(long_about = SERVE_ABOUT, after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
 }
+
+const SERVE_ABOUT: &str = "\
+Serve the HTTP API and the on-call page over what ClickHouse holds, without consuming Kafka:
+for a query node apart from the consumers. `errwatch run` serves the same endpoints itself.
+
+Endpoints: / (the page), /healthz, /readyz, /metrics, /api/v1/correlations/{id},
+/api/v1/errors/summary, /api/v1/errors/timeseries and /api/v1/openapi.json.";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  errwatch serve
+  ERRWATCH_HTTP_ADDR=127.0.0.1:0 errwatch serve      # a free port, logged at start
+  curl -s localhost:9188/api/v1/correlations/43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
 
 const RUN_ABOUT: &str = "\
 Consume client logs from Kafka and store their API errors in ClickHouse, until SIGTERM or SIGINT.
@@ -215,9 +234,33 @@ struct RunArgs {
     #[arg(long, value_name = "SECONDS", env = "ERRWATCH_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
 
+    #[command(flatten)]
+    http: HttpArgs,
+
     /// Print the effective configuration (secrets redacted) and exit
     #[arg(long)]
     print_config: bool,
+}
+
+#[derive(clap::Args)]
+struct HttpArgs {
+    /// Address of the HTTP server (API, page, /metrics, /healthz, /readyz); port 0 picks a
+    /// free port and logs it
+    #[arg(long, value_name = "ADDRESS", env = "ERRWATCH_HTTP_ADDR", default_value = errwatch::http::DEFAULT_ADDRESS)]
+    http_addr: std::net::SocketAddr,
+
+    /// Distinct service names kept as metric labels; later ones count as "other"
+    #[arg(long, value_name = "NAMES", env = "ERRWATCH_METRICS_SERVICE_CAP", default_value_t = DEFAULT_SERVICE_CAP)]
+    metrics_service_cap: usize,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+
+    #[command(flatten)]
+    http: HttpArgs,
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -302,6 +345,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest(args).map(|()| ExitCode::SUCCESS),
         Command::Lookup(args) => lookup(args),
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -541,6 +585,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         writeln!(out, "sink = {:?}", settings.sink)?;
         writeln!(out, "retention_days = {:?}", args.retention_days)?;
         writeln!(out, "shutdown_timeout = {:?}", settings.shutdown_timeout)?;
+        writeln!(out, "http_addr = {}", args.http.http_addr)?;
+        writeln!(out, "metrics_service_cap = {}", args.http.metrics_service_cap)?;
         return Ok(());
     }
     if settings.kafka.topics.is_empty() {
@@ -548,23 +594,79 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let runtime = runtime()?;
     runtime.block_on(prepare(&store, args.retention_days))?;
+    let metrics = Arc::new(Metrics::new(args.http.metrics_service_cap));
+    let (stop_http, http) = start_http(&runtime, &args.http, &store, &metrics, true)?;
     let shutdown = Arc::new(AtomicBool::new(false));
-    let signals = runtime.spawn(wait_for_signal(shutdown.clone()));
-    let result = errwatch::pipeline::run(&runtime, store, &settings, &shutdown);
+    let flag = shutdown.clone();
+    let signals = runtime.spawn(async move {
+        wait_for_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    let result = errwatch::pipeline::run(&runtime, store, &settings, &metrics, &shutdown);
     signals.abort();
+    stop_http.send_replace(true);
+    finish_http(&runtime, http);
     result?;
     info!("stopped");
     Ok(())
 }
 
-/// Raises the shutdown flag on SIGTERM or SIGINT.
-async fn wait_for_signal(shutdown: Arc<AtomicBool>) {
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = args.clickhouse.store()?;
+    let runtime = runtime()?;
+    runtime.block_on(prepare(&store, None))?;
+    let metrics = Arc::new(Metrics::new(args.http.metrics_service_cap));
+    let (stop_http, mut http) = start_http(&runtime, &args.http, &store, &metrics, false)?;
+    runtime.block_on(async {
+        tokio::select! {
+            () = wait_for_signal() => {}
+            // The server only ends by itself when it fails.
+            _ = &mut http => {}
+        }
+    });
+    stop_http.send_replace(true);
+    finish_http(&runtime, http);
+    info!("stopped");
+    Ok(())
+}
+
+type HttpTask = tokio::task::JoinHandle<io::Result<()>>;
+
+/// Binds the HTTP server and starts serving; it stops when the returned sender says so.
+fn start_http(
+    runtime: &tokio::runtime::Runtime,
+    args: &HttpArgs,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    consuming: bool,
+) -> anyhow::Result<(tokio::sync::watch::Sender<bool>, HttpTask)> {
+    let server = runtime.block_on(Server::bind(args.http_addr)).with_context(|| {
+        format!("cannot listen on {}; choose another address with --http-addr or ERRWATCH_HTTP_ADDR", args.http_addr)
+    })?;
+    let address = server.local_addr()?;
+    info!(%address, "http listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), consuming, stopped));
+    Ok((stop, task))
+}
+
+/// Waits a little for requests in flight; the process is ending either way.
+fn finish_http(runtime: &tokio::runtime::Runtime, http: HttpTask) {
+    match runtime.block_on(tokio::time::timeout(std::time::Duration::from_secs(5), http)) {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP server failed"),
+        Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),
+        Err(_) => tracing::warn!("the HTTP server did not stop within 5 s"),
+    }
+}
+
+/// Returns on SIGTERM or SIGINT.
+async fn wait_for_signal() {
     let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(signal) => signal,
         Err(error) => {
             tracing::warn!(%error, "cannot listen for SIGTERM; SIGINT still stops errwatch");
             let _ = tokio::signal::ctrl_c().await;
-            shutdown.store(true, Ordering::Relaxed);
             return;
         }
     };
@@ -572,5 +674,4 @@ async fn wait_for_signal(shutdown: Arc<AtomicBool>) {
         _ = terminate.recv() => info!("SIGTERM received, shutting down"),
         _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
     }
-    shutdown.store(true, Ordering::Relaxed);
 }

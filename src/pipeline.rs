@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc as async_mpsc, oneshot};
@@ -33,6 +33,7 @@ use tracing::{error, info, warn};
 
 use crate::classify::{classify, Classification};
 use crate::extract::Limits;
+use crate::metrics::Metrics;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
 use crate::store::{
     ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
@@ -200,16 +201,23 @@ impl Rebalancing for Feeder {
     }
 }
 
+/// Lag above which the consumer counts as catching up, in messages.
+const CATCHING_UP_LAG: i64 = 10_000;
+
+/// Records older than this (by their Kafka timestamp) when read mean a backlog is being read.
+const CATCHING_UP_AGE: Duration = Duration::from_secs(120);
+
 /// Runs until `shutdown` is raised or a failure retrying cannot fix.
 pub fn run(
     runtime: &tokio::runtime::Runtime,
     store: Store,
     settings: &PipelineSettings,
+    metrics: &Arc<Metrics>,
     shutdown: &AtomicBool,
 ) -> Result<(), PipelineError> {
     let (items, items_received) = async_mpsc::channel(settings.queue_capacity.max(1));
     let (acks_sender, acks) = mpsc::channel();
-    let sink = Sink::new(store.clone(), settings.sink);
+    let sink = Sink::new(store.clone(), settings.sink).with_metrics(metrics.clone());
     let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender));
     let feeder = Arc::new(Feeder {
         items,
@@ -220,7 +228,7 @@ pub fn run(
         runtime: runtime.handle().clone(),
         shutdown_timeout: settings.shutdown_timeout,
     });
-    let consumed = consume(&feeder, settings, shutdown, &sink_task);
+    let consumed = consume(&feeder, settings, metrics, shutdown, &sink_task);
     // The queue closes when the last sender goes: the feeder, and the source's copy of it.
     drop(feeder);
     let sink_result = runtime.block_on(sink_task);
@@ -234,13 +242,16 @@ pub fn run(
 fn consume(
     feeder: &Arc<Feeder>,
     settings: &PipelineSettings,
+    metrics: &Metrics,
     shutdown: &AtomicBool,
     sink_task: &tokio::task::JoinHandle<Result<(), StoreError>>,
 ) -> Result<(), PipelineError> {
     let source = KafkaSource::connect(&settings.kafka, feeder.clone())?;
     info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
     let mut paused = false;
+    let mut lag_report = LagReport::new();
     while !shutdown.load(Ordering::Relaxed) {
+        lag_report.tick(&source, metrics);
         if sink_task.is_finished() {
             // The sink only stops on an error; `run` reports it.
             return Ok(());
@@ -261,7 +272,8 @@ fn consume(
             None => {}
             Some(Err(error)) => warn!(%error, "kafka error, librdkafka retries by itself"),
             Some(Ok(record)) => {
-                let item = match to_item(&record, settings) {
+                lag_report.read(record.timestamp_millis());
+                let item = match to_item(&record, settings, metrics) {
                     Item::Error(_, position) if feeder.stored(&position, Watermarks::has_error) => Item::Seen(position),
                     Item::Quarantine(_, position) if feeder.stored(&position, Watermarks::has_quarantined) => {
                         Item::Seen(position)
@@ -277,11 +289,46 @@ fn consume(
     source.store_offsets(&stored);
     source.commit()?;
     source.leave();
+    metrics.set_partitions_assigned(0);
     info!("offsets committed, consumer closed");
     Ok(())
 }
 
-fn to_item(record: &KafkaRecord<'_>, settings: &PipelineSettings) -> Item {
+/// Lag per partition and whether a backlog is being read, reported about once a second.
+struct LagReport {
+    last: Instant,
+    /// The oldest record read since the last report, in Unix milliseconds.
+    oldest_read: Option<i64>,
+}
+
+impl LagReport {
+    fn new() -> LagReport {
+        LagReport { last: Instant::now(), oldest_read: None }
+    }
+
+    fn read(&mut self, kafka_timestamp: Option<i64>) {
+        if let Some(millis) = kafka_timestamp {
+            self.oldest_read = Some(self.oldest_read.map_or(millis, |oldest| oldest.min(millis)));
+        }
+    }
+
+    fn tick(&mut self, source: &KafkaSource, metrics: &Metrics) {
+        if self.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last = Instant::now();
+        let lags = source.lags();
+        let behind: i64 = lags.iter().map(|(_, _, lag)| *lag).sum();
+        let now = Timestamp::now().unix_millis();
+        let reading_old = self.oldest_read.take().is_some_and(|oldest| {
+            u128::try_from(now.saturating_sub(oldest)).unwrap_or_default() > CATCHING_UP_AGE.as_millis()
+        });
+        metrics.set_lags(&lags, behind > CATCHING_UP_LAG || reading_old);
+        metrics.set_partitions_assigned(source.assignment().len());
+    }
+}
+
+fn to_item(record: &KafkaRecord<'_>, settings: &PipelineSettings, metrics: &Metrics) -> Item {
     let position = Position {
         source: record.topic().to_owned(),
         partition: record.partition(),
@@ -289,7 +336,9 @@ fn to_item(record: &KafkaRecord<'_>, settings: &PipelineSettings) -> Item {
     };
     let now = Timestamp::now();
     let payload = record.payload();
-    match classify(payload, &settings.limits) {
+    let classification = classify(payload, &settings.limits);
+    metrics.observe(&classification);
+    match classification {
         Classification::ApiError(error) => {
             let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
             let text = std::str::from_utf8(payload).unwrap_or_default();

@@ -50,8 +50,9 @@ pub fn json_array(events: &[StoredEvent]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-#[derive(Serialize)]
-struct JsonEvent<'a> {
+/// One stored event as the JSON answers show it.
+#[derive(Debug, Serialize)]
+pub struct JsonEvent<'a> {
     timestamp: Option<String>,
     correlation_id: &'a str,
     service: &'a str,

@@ -8,13 +8,14 @@
 //! at the committed offset.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
@@ -116,9 +117,28 @@ pub enum SourceError {
 
 struct Context {
     rebalancing: Arc<dyn Rebalancing>,
+    /// Per partition, messages behind its end, as of the latest statistics.
+    lags: Mutex<Vec<(String, i32, i64)>>,
 }
 
 impl ClientContext for Context {
+    fn stats(&self, statistics: Statistics) {
+        let mut lags = Vec::new();
+        for (topic, details) in &statistics.topics {
+            for (partition, state) in &details.partitions {
+                // Partition -1 is librdkafka's internal one; offsets below zero are unknown.
+                if *partition < 0 || state.hi_offset < 0 {
+                    continue;
+                }
+                let lag = if state.app_offset >= 0 { state.hi_offset - state.app_offset } else { state.consumer_lag };
+                if lag >= 0 {
+                    lags.push((topic.clone(), *partition, lag));
+                }
+            }
+        }
+        *self.lags.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = lags;
+    }
+
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
@@ -211,12 +231,15 @@ impl KafkaSource {
             .set("auto.commit.interval.ms", "1000")
             // Prefetch is bounded: memory stays flat when the sink falls behind.
             .set("queued.max.messages.kbytes", "16384")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // Statistics carry each partition's end offset: the lag metric comes from them.
+            .set("statistics.interval.ms", "1000");
         for (key, value) in &settings.extra {
             config.set(key, value);
         }
-        let consumer: BaseConsumer<Context> =
-            config.create_with_context(Context { rebalancing }).map_err(SourceError::Settings)?;
+        let consumer: BaseConsumer<Context> = config
+            .create_with_context(Context { rebalancing, lags: Mutex::new(Vec::new()) })
+            .map_err(SourceError::Settings)?;
         let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topics)
@@ -255,6 +278,15 @@ impl KafkaSource {
     /// The partitions this consumer holds now.
     pub fn assignment(&self) -> Vec<Partition> {
         self.consumer.assignment().map(|list| partition_list(&list)).unwrap_or_default()
+    }
+
+    /// Messages between the next one to read and the end of each assigned partition, from
+    /// librdkafka's latest statistics (about once a second); partitions not read from yet
+    /// are left out.
+    pub fn lags(&self) -> Vec<(String, i32, i64)> {
+        let assigned = self.assignment();
+        let lags = self.consumer.context().lags.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        lags.iter().filter(|(topic, partition, _)| assigned.contains(&(topic.clone(), *partition))).cloned().collect()
     }
 
     /// Commits the stored offsets and waits for the answer.

@@ -6,6 +6,7 @@
 //! older server was seen answering compressed SELECTs with an empty 200).
 
 mod migrate;
+mod queries;
 mod rows;
 mod sink;
 
@@ -15,10 +16,12 @@ use std::time::Duration;
 use clickhouse::{Client, Compression};
 
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
+pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
 pub use rows::{ErrorRow, Position, QuarantineRow, StoredEvent, DEFAULT_RAW_CAP};
 pub use sink::{Sink, SinkSettings, StoredPositions};
 
 use crate::guid::CorrelationId;
+use crate::metrics::InsertFailure;
 
 /// Where the ClickHouse server is and who we are to it.
 #[derive(Clone)]
@@ -61,6 +64,14 @@ impl StoreError {
         matches!(self, StoreError::Unreachable { .. } | StoreError::Transient { .. })
     }
 
+    pub fn metric_kind(&self) -> InsertFailure {
+        match self {
+            StoreError::Unreachable { .. } => InsertFailure::Unreachable,
+            StoreError::Transient { .. } => InsertFailure::Transient,
+            StoreError::Rejected { .. } => InsertFailure::Rejected,
+        }
+    }
+
     fn from_client(error: clickhouse::error::Error, url: &str) -> StoreError {
         use clickhouse::error::Error;
         match error {
@@ -79,6 +90,12 @@ impl StoreError {
         }
     }
 }
+
+/// Seconds a read for people or dashboards may run.
+pub const READ_SECONDS_LIMIT: u32 = 10;
+
+/// Rows a read for people or dashboards may return.
+pub const READ_ROWS_LIMIT: u32 = 100_000;
 
 /// ClickHouse exception codes that mean "not now" rather than "never": timeouts (159, 209),
 /// network (210), too many simultaneous queries (202), memory (241), read-only table while a
@@ -155,6 +172,9 @@ pub struct Store {
     queries: Client,
     /// For statements outside any database (creating it).
     server: Client,
+    /// For what people and dashboards ask (lookups, summaries): read-only and bounded, so
+    /// that no request can change data or run without limit.
+    readers: Client,
 }
 
 impl fmt::Debug for Store {
@@ -189,7 +209,13 @@ impl Store {
         let server = server.with_compression(Compression::None);
         let queries = server.clone().with_database(&settings.database);
         let inserts = queries.clone().with_compression(Compression::Lz4);
-        Ok(Store { settings, inserts, queries, server })
+        // readonly=2 forbids writes but still lets a request carry the two limits below.
+        let readers = queries
+            .clone()
+            .with_setting("readonly", "2")
+            .with_setting("max_execution_time", READ_SECONDS_LIMIT.to_string())
+            .with_setting("max_result_rows", READ_ROWS_LIMIT.to_string());
+        Ok(Store { settings, inserts, queries, server, readers })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -276,7 +302,7 @@ impl Store {
 
     /// Every stored event of one correlation id, oldest first.
     pub async fn lookup(&self, id: CorrelationId) -> Result<Vec<StoredEvent>, StoreError> {
-        self.queries
+        self.readers
             .query(
                 // PREWHERE by hand: ClickHouse does not move a condition on the first key column
                 // there by itself, and without it every part reads a whole block of every column.

@@ -96,6 +96,11 @@ impl ErrorRow {
     }
 
     /// Bytes this row adds to an insert, roughly, for batching by size.
+    /// The event time in Unix seconds, with its milliseconds.
+    pub fn event_seconds(&self) -> f64 {
+        f64::from(self.event_time) + f64::from(self.event_millis) / 1000.0
+    }
+
     pub fn approximate_size(&self) -> usize {
         128 + self.raw.len() + self.message.len() + self.inner_codes.iter().map(String::len).sum::<usize>()
     }

@@ -8,12 +8,15 @@
 //! insert landed anyway, so an insert is never applied twice.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
 use super::rows::{ErrorRow, Position, QuarantineRow};
 use super::{Store, StoreError, Table};
+use crate::metrics::Metrics;
+use crate::timestamp::Timestamp;
 
 /// When a batch is flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,7 @@ pub struct Sink {
     /// The highest position seen per source partition, errors or not.
     seen: StoredPositions,
     jitter: Jitter,
+    metrics: Arc<Metrics>,
 }
 
 impl Sink {
@@ -93,7 +97,14 @@ impl Sink {
             opened: None,
             seen: BTreeMap::new(),
             jitter: Jitter::new(),
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// Reports inserts, failures and freshness to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Sink {
+        self.metrics = metrics;
+        self
     }
 
     fn open(&mut self) {
@@ -141,24 +152,36 @@ impl Sink {
     /// Stores the batch and returns the positions it covers. Retries transient failures until
     /// they pass; returns the first error that retrying cannot fix, keeping the batch.
     pub async fn flush(&mut self) -> Result<StoredPositions, StoreError> {
-        store_pending(&self.store, &mut self.errors, &self.settings, &mut self.jitter).await?;
-        store_pending(&self.store, &mut self.quarantine, &self.settings, &mut self.jitter).await?;
+        let event_times: Vec<f64> = self.errors.rows.iter().map(ErrorRow::event_seconds).collect();
+        let mut attempts = Attempts { settings: &self.settings, jitter: &mut self.jitter, metrics: &self.metrics };
+        store_pending(&self.store, &mut self.errors, &mut attempts).await?;
+        store_pending(&self.store, &mut self.quarantine, &mut attempts).await?;
+        if !self.seen.is_empty() {
+            self.metrics.stored(Timestamp::now().unix_millis() as f64 / 1000.0, event_times);
+        }
         self.bytes = 0;
         self.opened = None;
         Ok(std::mem::take(&mut self.seen))
     }
 }
 
+/// What retrying inserts needs besides the rows.
+struct Attempts<'a> {
+    settings: &'a SinkSettings,
+    jitter: &'a mut Jitter,
+    metrics: &'a Metrics,
+}
+
 /// Inserts the pending rows of one table until they are stored, then empties them.
 async fn store_pending<T: Table>(
     store: &Store,
     pending: &mut Pending<T>,
-    settings: &SinkSettings,
-    jitter: &mut Jitter,
+    attempts: &mut Attempts<'_>,
 ) -> Result<(), StoreError> {
     if pending.rows.is_empty() {
         return Ok(());
     }
+    let Attempts { settings, jitter, metrics } = attempts;
     let mut backoff = settings.initial_backoff;
     let mut attempt = 1u32;
     // Set when a connection broke mid-insert: the server may have committed it. Until a query
@@ -168,6 +191,7 @@ async fn store_pending<T: Table>(
         let outcome = if maybe_stored {
             match already_stored(store, T::TABLE, &pending.spans).await {
                 Ok(true) => {
+                    metrics.inserted(T::TABLE, pending.rows.len(), None);
                     info!(table = T::TABLE, "the interrupted insert had been stored, not repeating it");
                     break;
                 }
@@ -178,13 +202,21 @@ async fn store_pending<T: Table>(
                 Err(error) => Err(error),
             }
         } else {
-            store.insert(&pending.rows).await
+            let started = Instant::now();
+            let inserted = store.insert(&pending.rows).await;
+            if inserted.is_ok() {
+                metrics.inserted(T::TABLE, pending.rows.len(), Some(started.elapsed()));
+            }
+            inserted
         };
         let error = match outcome {
             Ok(()) => break,
-            Err(error) if !error.is_transient() => return Err(error),
             Err(error) => error,
         };
+        metrics.insert_failed(T::TABLE, error.metric_kind());
+        if !error.is_transient() {
+            return Err(error);
+        }
         maybe_stored |= matches!(error, StoreError::Unreachable { .. });
         let delay = jitter.spread(backoff);
         warn!(table = T::TABLE, attempt, rows = pending.rows.len(), %error, retry_in_ms = delay.as_millis() as u64, "insert failed, will retry");
