@@ -652,7 +652,8 @@ fn start_http(
 
 /// Waits a little for requests in flight; the process is ending either way.
 fn finish_http(runtime: &tokio::runtime::Runtime, http: HttpTask) {
-    match runtime.block_on(tokio::time::timeout(std::time::Duration::from_secs(5), http)) {
+    // The timer must be made inside the runtime.
+    match runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(5), http).await }) {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP server failed"),
         Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),

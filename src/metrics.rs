@@ -141,7 +141,7 @@ impl Metrics {
                 .unwrap_or_else(|_| unreachable_metric()),
             catching_up: IntGauge::new(
                 "errwatch_catching_up",
-                "1 while reading a backlog (old records or a large lag): error rates then reflect the past",
+                "1 while reading a backlog (records over 2 minutes old, and for a minute after): error rates then reflect the past",
             )
             .unwrap_or_else(|_| unreachable_metric()),
             resident_memory: IntGauge::new("process_resident_memory_bytes", "Resident memory size in bytes")

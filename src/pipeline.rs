@@ -87,6 +87,7 @@ struct Feeder {
     watermarks: Mutex<HashMap<Partition, Watermarks>>,
     runtime: Handle,
     shutdown_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Feeder {
@@ -190,6 +191,10 @@ impl Rebalancing for Feeder {
         }
     }
 
+    fn holding(&self, partitions: usize) {
+        self.metrics.set_partitions_assigned(partitions);
+    }
+
     fn flush_before_revoke(&self) -> BTreeMap<Partition, u64> {
         match self.flush_all() {
             Ok(stored) => stored,
@@ -201,11 +206,12 @@ impl Rebalancing for Feeder {
     }
 }
 
-/// Lag above which the consumer counts as catching up, in messages.
-const CATCHING_UP_LAG: i64 = 10_000;
-
 /// Records older than this (by their Kafka timestamp) when read mean a backlog is being read.
 const CATCHING_UP_AGE: Duration = Duration::from_secs(120);
+
+/// How long the catching-up state outlasts the last old record read: a backlog read in bursts
+/// (paused while the sink catches up) must not flicker between scrapes.
+const CATCHING_UP_HOLD: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown` is raised or a failure retrying cannot fix.
 pub fn run(
@@ -227,6 +233,7 @@ pub fn run(
         watermarks: Mutex::new(HashMap::new()),
         runtime: runtime.handle().clone(),
         shutdown_timeout: settings.shutdown_timeout,
+        metrics: metrics.clone(),
     });
     let consumed = consume(&feeder, settings, metrics, shutdown, &sink_task);
     // The queue closes when the last sender goes: the feeder, and the source's copy of it.
@@ -289,7 +296,6 @@ fn consume(
     source.store_offsets(&stored);
     source.commit()?;
     source.leave();
-    metrics.set_partitions_assigned(0);
     info!("offsets committed, consumer closed");
     Ok(())
 }
@@ -299,11 +305,13 @@ struct LagReport {
     last: Instant,
     /// The oldest record read since the last report, in Unix milliseconds.
     oldest_read: Option<i64>,
+    /// When an old record was last read.
+    last_old_read: Option<Instant>,
 }
 
 impl LagReport {
     fn new() -> LagReport {
-        LagReport { last: Instant::now(), oldest_read: None }
+        LagReport { last: Instant::now(), oldest_read: None, last_old_read: None }
     }
 
     fn read(&mut self, kafka_timestamp: Option<i64>) {
@@ -317,14 +325,15 @@ impl LagReport {
             return;
         }
         self.last = Instant::now();
-        let lags = source.lags();
-        let behind: i64 = lags.iter().map(|(_, _, lag)| *lag).sum();
         let now = Timestamp::now().unix_millis();
-        let reading_old = self.oldest_read.take().is_some_and(|oldest| {
+        let read_old = self.oldest_read.take().is_some_and(|oldest| {
             u128::try_from(now.saturating_sub(oldest)).unwrap_or_default() > CATCHING_UP_AGE.as_millis()
         });
-        metrics.set_lags(&lags, behind > CATCHING_UP_LAG || reading_old);
-        metrics.set_partitions_assigned(source.assignment().len());
+        if read_old {
+            self.last_old_read = Some(Instant::now());
+        }
+        let catching_up = self.last_old_read.is_some_and(|when| when.elapsed() < CATCHING_UP_HOLD);
+        metrics.set_lags(&source.lags(), catching_up);
     }
 }
 

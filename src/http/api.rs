@@ -4,7 +4,7 @@
 //! [`MAX_RANGE_DAYS`] days, at most [`MAX_POINTS`] points, steps of whole minutes. Summaries
 //! and time series read the per-minute roll-up, lookups the table ordered by correlation id.
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -49,7 +49,11 @@ struct Correlation<'a> {
     events: Vec<JsonEvent<'a>>,
 }
 
-async fn correlation(State(shared): State<Shared>, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn correlation(
+    State(shared): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, Problem> {
+    let Path(id) = id.map_err(|rejection| Problem::invalid(rejection.body_text()))?;
     let Some(id) = CorrelationId::parse(&id) else {
         return Err(Problem::invalid(format!(
             "{:?} is not a correlation id: expected a GUID such as 43f4cb08-8fac-4b65-9db1-745c2ae65f3a",

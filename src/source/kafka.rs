@@ -65,6 +65,9 @@ pub trait Rebalancing: Send + Sync {
     /// Called before partitions are taken away: store everything consumed so far and return
     /// the highest offset stored per partition, to be committed before letting go.
     fn flush_before_revoke(&self) -> BTreeMap<Partition, u64>;
+
+    /// Called after every change of assignment with how many partitions are held now.
+    fn holding(&self, partitions: usize);
 }
 
 /// One record as read from Kafka, borrowed from the consumer until the next poll.
@@ -175,6 +178,7 @@ impl Context {
         if let Err(error) = consumer.assign(partitions) {
             warn!(%error, "cannot assign partitions");
         }
+        self.rebalancing.holding(consumer.assignment().map(|list| list.count()).unwrap_or(0));
     }
 
     /// Flushes, stores and commits before the partitions go.
@@ -191,6 +195,7 @@ impl Context {
         if let Err(error) = consumer.unassign() {
             warn!(%error, "cannot unassign");
         }
+        self.rebalancing.holding(0);
     }
 }
 

@@ -1,19 +1,14 @@
 //! Kafka for the tests: librdkafka's mock cluster (the real protocol on loopback), owned by
-//! the test, and errwatch running as a child process that a test can kill.
+//! the test.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-
-use crate::clickhouse::TestDatabase;
 
 /// Things a test asks of the cluster, which lives on a thread of its own (it is not `Send`).
 enum Fault {
@@ -148,128 +143,5 @@ impl Drop for Cluster {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-/// errwatch running `run` as a child process, its log kept for assertions.
-pub struct Errwatch {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Errwatch {
-    pub fn start(cluster: &Cluster, database: &TestDatabase, topic: &str, group: &str, extra: &[&str]) -> Errwatch {
-        Self::start_with_url(cluster, database, &crate::clickhouse::url(), topic, group, extra)
-    }
-
-    pub fn start_with_url(
-        cluster: &Cluster,
-        database: &TestDatabase,
-        url: &str,
-        topic: &str,
-        group: &str,
-        extra: &[&str],
-    ) -> Errwatch {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_errwatch"))
-            .arg("run")
-            .args(["--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"])
-            .args(["--batch-delay-ms", "200"])
-            .args(extra)
-            .env("ERRWATCH_KAFKA_BROKERS", &cluster.bootstrap)
-            .env("ERRWATCH_KAFKA_TOPICS", topic)
-            .env("ERRWATCH_KAFKA_GROUP", group)
-            .env("ERRWATCH_CLICKHOUSE_URL", url)
-            .env("ERRWATCH_CLICKHOUSE_DATABASE", &database.name)
-            .env("ERRWATCH_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("errwatch starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let errwatch = Errwatch { child, log, reader: Some(reader) };
-        // Its schema is in place once it says it is consuming.
-        errwatch.wait_for_log("consuming", 1, Duration::from_secs(60));
-        errwatch
-    }
-
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// Waits until a log line contains `text` `times` times.
-    pub fn wait_for_log(&self, text: &str, times: usize, deadline: Duration) {
-        let started = Instant::now();
-        while started.elapsed() < deadline {
-            if self.log_count(text) >= times {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("errwatch did not log {text:?} {times} times within {deadline:?}; its log:\n{}", self.log());
-    }
-
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then the exit code.
-    pub fn terminate(mut self, deadline: Duration) -> (Option<i32>, String) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                if let Some(reader) = self.reader.take() {
-                    let _ = reader.join();
-                }
-                return (status.code(), self.log());
-            }
-            assert!(
-                started.elapsed() < deadline,
-                "errwatch did not exit within {deadline:?} of SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Resident memory of the process, in KiB.
-    pub fn resident_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// How many log lines contain `text`.
-    pub fn log_count(&self, text: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|line| line.contains(text)).count()
-    }
-}
-
-impl Drop for Errwatch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until `condition` holds, polling; panics with `what` at the deadline.
-pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(started.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }

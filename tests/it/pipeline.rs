@@ -7,7 +7,8 @@ use errwatch::{classify, Classification, Limits};
 use serde_json::Value;
 
 use crate::clickhouse::{runtime, scalar, TestDatabase};
-use crate::kafka::{wait_until, Cluster, Errwatch};
+use crate::kafka::Cluster;
+use crate::process::{sample, wait_until, Errwatch};
 
 const PARTITIONS: i32 = 6;
 const CORPUS: &str = include_str!("../data/records.jsonl");
@@ -126,6 +127,19 @@ fn every_record_is_stored_once_and_a_restart_stores_nothing_twice() {
     wait_for_counts(&database, want, Some(&errwatch));
     check_exactly_once(&database);
 
+    // The metrics count what was stored, and the process is ready: it holds every partition.
+    let metrics = errwatch.get("/metrics").body;
+    let metric = |series: &str| sample(&metrics, series).unwrap_or_else(|| panic!("no {series} in\n{metrics}"));
+    assert_eq!(metric(r#"errwatch_records_total{outcome="error"}"#), want.0 as f64);
+    assert_eq!(metric(r#"errwatch_records_total{outcome="quarantined"}"#), want.1 as f64);
+    assert_eq!(metric(r#"errwatch_sink_rows_total{table="api_errors"}"#), want.0 as f64);
+    assert_eq!(metric(r#"errwatch_sink_rows_total{table="quarantine"}"#), want.1 as f64);
+    assert_eq!(metric("errwatch_partitions_assigned"), f64::from(PARTITIONS), "{metrics}");
+    assert!(metric(r#"errwatch_api_calls_total{service="unknown",status_class="2xx"}"#) > 0.0, "{metrics}");
+    let ready = errwatch.get("/readyz");
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.json()["partitions_assigned"], PARTITIONS);
+
     // Graceful shutdown while idle: exit 0, offsets committed to the end.
     let (code, log) = errwatch.terminate(Duration::from_secs(60));
     assert_eq!(code, Some(0), "exit status after SIGTERM; log:\n{log}");
@@ -192,6 +206,13 @@ fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
     cluster.produce(&producer, topic, &second);
     errwatch.wait_for_log("insert failed, will retry", 4, DEADLINE);
     assert_eq!(counts(&database), expected(&first), "nothing new can be stored while ClickHouse is away");
+    let not_ready = errwatch.get("/readyz");
+    assert_eq!(not_ready.status, 503, "not ready while ClickHouse is away: {}", not_ready.body);
+    assert_eq!(not_ready.json()["ready"], false);
+    let metrics = errwatch.get("/metrics").body;
+    assert_eq!(sample(&metrics, "errwatch_clickhouse_up"), Some(0.0), "{metrics}");
+    assert!(sample(&metrics, r#"errwatch_sink_insert_failures_total{kind="unreachable",table="api_errors"}"#)
+        .is_some_and(|failures| failures >= 1.0));
     let resident = errwatch.resident_kib();
     assert!(resident < 300 * 1024, "memory stays bounded during the outage: {resident} KiB");
 
@@ -200,6 +221,7 @@ fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
     all.extend(second);
     wait_for_counts(&database, expected(&all), Some(&errwatch));
     check_exactly_once(&database);
+    wait_until("errwatch to be ready again", DEADLINE, || errwatch.get("/readyz").status == 200);
     let (code, log) = errwatch.terminate(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{log}");
 }
