@@ -257,6 +257,14 @@ write_config() {
     <timezone>UTC</timezone>
     <umask>022</umask>
     <mlock_executable>false</mlock_executable>
+
+    <!-- For the pipeline benchmark's peer, ClickHouse's own Kafka engine: read a backlog from
+         its start, with a large prefetch. Unused unless a Kafka table exists. -->
+    <kafka>
+        <auto_offset_reset>smallest</auto_offset_reset>
+        <queued_min_messages>3000000</queued_min_messages>
+        <queued_max_messages_kbytes>1048576</queued_max_messages_kbytes>
+    </kafka>
 </yandex>
 EOF
 
