@@ -20,7 +20,7 @@ echo "using ClickHouse at $ERRWATCH_CLICKHOUSE_URL"
 step "chdb (current ClickHouse, in process) for checking migrations"
 python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb-core
 
-step "Prometheus rules (promtool)"
+step "Prometheus: the rules (promtool), and the server the tests start"
 ./scripts/check-prometheus.sh
 
 step "cargo fmt --check"

@@ -12,6 +12,7 @@ mod http;
 mod kafka;
 mod pipeline;
 mod process;
+mod prometheus;
 mod properties;
 mod run_cli;
 mod proxy;
