@@ -23,6 +23,24 @@ python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable
 step "Prometheus: the rules (promtool), and the server the tests start"
 ./scripts/check-prometheus.sh
 
+step "Chromium and Playwright for the page test"
+# Debian's Chromium, driven by playwright-core from npm; Playwright never downloads a browser.
+if [[ ! -x /usr/bin/chromium ]]; then
+  sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -o Dpkg::Use-Pty=0)
+  "${apt[@]}" update -qq
+  "${apt[@]}" install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+# Debian's launcher prints a harmless warning from its /dev/shm check on some machines.
+/usr/bin/chromium --version 2>/dev/null
+# Installed again when package-lock.json changed since (a checkout makes it the newer file).
+if [[ ! tests/browser/node_modules -nt tests/browser/package-lock.json ]]; then
+  command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later" >&2; exit 1; }
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
+fi
+echo "playwright-core $(node -p 'require("./tests/browser/node_modules/playwright-core/package.json").version')"
+
 step "cargo fmt --check"
 cargo fmt --check
 

@@ -10,6 +10,7 @@ mod corpus;
 mod dashboards;
 mod http;
 mod kafka;
+mod page;
 mod pipeline;
 mod process;
 mod prometheus;

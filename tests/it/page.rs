@@ -1,0 +1,248 @@
+//! The on-call page in a real browser: `errwatch serve` over a database holding an incident and
+//! the corpus's errors, all in the last hours, and tests/browser/lookup.mjs using the page in
+//! Debian's Chromium as a person would. The script reports what the page showed; the checks
+//! are here, against the rows this test stored.
+//!
+//! Needs /usr/bin/chromium and `npm ci --prefix tests/browser`; scripts/test.sh installs both.
+//! Without them the test fails and says so: a page nobody opened is not a page that works.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use errwatch::store::{ErrorRow, Position, DEFAULT_RAW_CAP};
+use errwatch::timestamp::Timestamp;
+use errwatch::{classify, ApiError, Classification, Limits};
+use serde_json::Value;
+
+use crate::clickhouse::{runtime, scalar, TestDatabase};
+use crate::process::{wait_until, Errwatch};
+
+const CORPUS: &str = include_str!("../data/records.jsonl");
+const CHROMIUM: &str = "/usr/bin/chromium";
+const DEADLINE: Duration = Duration::from_secs(60);
+/// The script's own waits time out well before this; it only stops a browser that hangs.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(180);
+
+/// One call, retried by its client, failing four ways under one correlation id, as clients log
+/// it: JSON with the body escaped in a string, text with JSON appended, logfmt.
+const INCIDENT_ID: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+const INCIDENT: [&str; 4] = [
+    r#"{"time":"2026-11-26T09:58:01.204Z","level":"warn","service":"mde-isolate","msg":"POST https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate failed","status":429,"headers":{"Retry-After":"12"},"body":"{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"API calls quota exceeded! Maximum allowed 100 per 1 minute(s).\",\"target\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}}"}"#,
+    r#"{"time":"2026-11-26T09:58:13.877Z","level":"warn","service":"mde-isolate","msg":"POST https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate failed","status":429,"headers":{"Retry-After":"30"},"body":"{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"API calls quota exceeded! Maximum allowed 100 per 1 minute(s).\",\"target\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}}"}"#,
+    r#"2026-11-26T09:58:44.310Z ERROR service=mde-isolate POST https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate -> 401 Unauthorized {"error":{"code":"Unauthorized","message":"The access token has expired.","target":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}}"#,
+    r#"level=error time=2026-11-26T09:59:15.992Z service=mde-isolate method=POST url=https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate status=503 error="{\"error\":{\"code\":\"ServiceUnavailable\",\"message\":\"The service is temporarily unavailable.\",\"target\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}}""#,
+];
+
+/// Stored nowhere: the page must say there are no events.
+const UNKNOWN_ID: &str = "00000000-0000-4000-8000-000000000000";
+
+const MINUTE_MILLIS: i64 = 60_000;
+
+fn row(error: &ApiError, record: &str, offset: usize, now: Timestamp) -> ErrorRow {
+    let position = Position { source: "page".into(), partition: 0, offset: offset as u64 };
+    ErrorRow::new(error, record, &position, now, now, DEFAULT_RAW_CAP)
+}
+
+fn api_error(record: &str) -> Option<ApiError> {
+    match classify(record.as_bytes(), &Limits::default()) {
+        Classification::ApiError(error) => Some(*error),
+        _ => None,
+    }
+}
+
+/// Stores the incident and every error of the corpus, as ingest would, and returns the rows.
+/// The page charts the last six hours, so the records' own times are moved: the incident keeps
+/// its spacing and ends 20 minutes ago, the corpus's errors are spread over 4.5 hours.
+fn store_errors(database: &TestDatabase) -> Vec<ErrorRow> {
+    let now = Timestamp::now();
+    let millis = |time: Option<Timestamp>| time.expect("every record used here carries its time").unix_millis();
+    let incident: Vec<ApiError> =
+        INCIDENT.iter().map(|record| api_error(record).unwrap_or_else(|| panic!("not an error: {record}"))).collect();
+    let end = incident.iter().map(|error| millis(error.timestamp)).max().unwrap();
+    let shift = now.unix_millis() - 20 * MINUTE_MILLIS - end;
+    let corpus: Vec<(String, ApiError)> = CORPUS
+        .lines()
+        .map(|entry| serde_json::from_str::<Value>(entry).unwrap()["input"].as_str().unwrap().to_owned())
+        .filter_map(|record| api_error(&record).map(|error| (record, error)))
+        .collect();
+    assert!(corpus.len() >= 20, "the corpus has errors: {}", corpus.len());
+    assert!(10 + 13 * corpus.len() < 6 * 60, "the chart's six hours hold every error");
+    let mut rows = Vec::new();
+    for (record, mut error) in INCIDENT.into_iter().zip(incident) {
+        error.timestamp = Timestamp::from_unix_millis(millis(error.timestamp) + shift);
+        rows.push(row(&error, record, rows.len(), now));
+    }
+    for (spread, (record, mut error)) in (0..).zip(corpus) {
+        error.timestamp = Timestamp::from_unix_millis(now.unix_millis() - (10 + 13 * spread) * MINUTE_MILLIS);
+        rows.push(row(&error, &record, rows.len(), now));
+    }
+
+    let incident = rows.iter().filter(|row| row.correlation_id == INCIDENT_ID).count();
+    assert_eq!(incident, INCIDENT.len(), "the corpus does not use the incident's id");
+    let settings = database.settings();
+    runtime().block_on(async {
+        let store = database.migrated().await;
+        store.insert(&rows).await.unwrap();
+    });
+    // The chart reads the roll-up, filled by a materialized view; wait until it holds every row.
+    wait_until("the roll-up to hold every row", DEADLINE, || {
+        runtime().block_on(scalar::<u64>(&settings, "SELECT sum(events) FROM api_errors_per_minute"))
+            == rows.len() as u64
+    });
+    rows
+}
+
+fn browser_tests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Fails, before anything is stored, when the browser or its driver is not installed.
+fn check_prerequisites() {
+    assert!(
+        browser_tests().join("node_modules/playwright-core").is_dir(),
+        "{} has no node_modules/playwright-core: run `npm ci --prefix tests/browser` (scripts/test.sh does)",
+        browser_tests().display()
+    );
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh does)"
+    );
+}
+
+/// Runs tests/browser/lookup.mjs and returns what it reports the page showed.
+fn use_page(url: &str, pasted: &str, unknown: &str, screenshots: &Path) -> Value {
+    let mut child = Command::new("node")
+        .arg(browser_tests().join("lookup.mjs"))
+        .args([url, pasted, unknown])
+        .arg(screenshots)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run node ({error}): Node.js 20 or later is needed for the page test"));
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    // The output is read on threads of their own so that a chatty process never blocks on a
+    // full pipe, and the wait can give up on a process that hangs.
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        let _ = sender.send(text);
+    });
+    let Ok(out) = receiver.recv_timeout(BROWSER_DEADLINE) else {
+        // SIGTERM first, which Playwright answers by closing the browser it started.
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        for _ in 0..100 {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("lookup.mjs did not finish within {BROWSER_DEADLINE:?}; its errors:\n{}", err_reader.join().unwrap());
+    };
+    let status = child.wait().unwrap();
+    let errors = err_reader.join().unwrap();
+    assert!(status.success(), "lookup.mjs failed ({status}):\n{errors}");
+    serde_json::from_str(&out).unwrap_or_else(|error| panic!("lookup.mjs printed no report ({error}): {out}\n{errors}"))
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
+/// The leading number of a status text such as "24 errors in the last 6 hours".
+fn leading_number(status: &str) -> u64 {
+    let digits: String = status.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("{status:?} does not start with a count"))
+}
+
+fn assert_png(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("no screenshot at {}: {error}", path.display()));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000, "{} is not a real PNG", path.display());
+}
+
+#[test]
+fn a_pasted_correlation_id_shows_its_events_and_the_chart_counts_every_error() {
+    check_prerequisites();
+    let database = TestDatabase::new("page");
+    let rows = store_errors(&database);
+    let errwatch = Errwatch::serve(&database, &crate::clickhouse::url());
+    let url = format!("http://{}/", errwatch.http_address());
+    // Under target/, for people to look at after a run.
+    let screenshots: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("page-screenshots");
+    // Pasted as a Windows log writes it, braces, capitals, stray spaces and all.
+    let pasted = format!(" {{{}}} ", INCIDENT_ID.to_uppercase());
+    let seen = use_page(&url, &pasted, UNKNOWN_ID, &screenshots);
+    let report = serde_json::to_string_pretty(&seen).unwrap();
+
+    assert_eq!(seen["page_status"], 200, "{report}");
+    assert_eq!(seen["page_errors"], Value::Array(Vec::new()), "the page's scripts failed: {report}");
+
+    // The incident: its four events, oldest first, each with its status, code and category.
+    let lookup = &seen["lookup"];
+    let status = text(&lookup["status"]);
+    assert_eq!(lookup["status_is_error"], false, "{report}");
+    assert!(status.starts_with(&format!("{} events for {INCIDENT_ID}", INCIDENT.len())), "{status:?}");
+    assert_eq!(lookup["table_visible"], true, "{report}");
+    let columns: Vec<&str> = lookup["columns"].as_array().unwrap().iter().map(text).collect();
+    let column =
+        |name: &str| columns.iter().position(|column| *column == name).unwrap_or_else(|| panic!("{columns:?}"));
+    let (status_at, code_at, category_at) = (column("Status"), column("Code"), column("Category"));
+    let shown: Vec<(String, String, String)> = lookup["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (text(&row[status_at]).into(), text(&row[code_at]).into(), text(&row[category_at]).into()))
+        .collect();
+    let mut incident: Vec<&ErrorRow> = rows.iter().filter(|row| row.correlation_id == INCIDENT_ID).collect();
+    incident.sort_by_key(|row| (row.event_time, row.event_millis));
+    let expected: Vec<(String, String, String)> =
+        incident.iter().map(|row| (row.http_status.to_string(), row.code.clone(), row.category.clone())).collect();
+    assert_eq!(shown, expected, "{report}");
+
+    // An id nothing was stored under: the error text, and no table.
+    let unknown = &seen["unknown"];
+    let status = text(&unknown["status"]);
+    assert_eq!(unknown["status_is_error"], true, "{report}");
+    assert!(status.starts_with(&format!("no events for correlation id {UNKNOWN_ID}")), "{status:?}");
+    assert_eq!(unknown["table_visible"], false, "{report}");
+    assert_eq!(unknown["rows"], Value::Array(Vec::new()), "{report}");
+
+    // The chart: every stored error counted, per category in the legend, and bars painted.
+    let chart = &seen["chart"];
+    let status = text(&chart["status"]);
+    assert_eq!(chart["status_is_error"], false, "{report}");
+    assert_eq!(leading_number(status), rows.len() as u64, "{status:?}");
+    let mut per_category: BTreeMap<String, u64> = BTreeMap::new();
+    for row in &rows {
+        *per_category.entry(row.category.clone()).or_default() += 1;
+    }
+    let legend: BTreeMap<String, u64> = chart["legend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let (category, count) = text(entry).rsplit_once(' ').unwrap();
+            (category.to_owned(), count.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(legend, per_category, "{report}");
+    assert!(chart["bar_pixels"].as_u64().unwrap() > 0, "no bars painted: {report}");
+
+    for name in ["lookup.png", "no-events.png"] {
+        assert_png(&screenshots.join(name));
+    }
+}
