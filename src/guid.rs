@@ -54,6 +54,10 @@ impl Guid {
         self.0
     }
 
+    pub fn from_u128(value: u128) -> Guid {
+        Guid(value)
+    }
+
     /// A new version 4 GUID for naming one answer or event. Unique, not secret: it mixes the
     /// clock, the process id and a counter, which is all an id in a log line needs.
     pub fn new_random() -> Guid {

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod metrics;
 pub mod http;
 pub mod commands;
+pub mod generate;
 
 pub mod codes;
 pub mod guid;

@@ -58,6 +58,10 @@ enum Command {
     /// Serve the HTTP API and page over what ClickHouse holds, without consuming
     #[command(long_about = SERVE_ABOUT, after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+
+    /// Write realistic synthetic client logs to standard output or Kafka, for demos and load tests
+    #[command(long_about = GENERATE_ABOUT, after_help = GENERATE_EXAMPLES)]
+    Generate(GenerateArgs),
 }
 
 const SERVE_ABOUT: &str = "\
@@ -346,6 +350,7 @@ fn main() -> ExitCode {
         Command::Lookup(args) => lookup(args),
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Generate(args) => generate(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -675,4 +680,145 @@ async fn wait_for_signal() {
         _ = terminate.recv() => info!("SIGTERM received, shutting down"),
         _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
     }
+}
+
+const GENERATE_ABOUT: &str = "\
+Write realistic synthetic client logs of services calling the Defender for Endpoint API and its
+Graph, Azure AD Graph, Resource Manager and token-endpoint siblings: mostly successful calls and
+ordinary log lines, errors in realistic proportions, in every record shape errwatch reads (JSON
+logs of several conventions, text lines, logfmt, PowerShell and Python exception text, bodies
+escaped inside JSON strings). For demos, load tests, and trying dashboards and alerts.
+
+Scenarios (--scenario):
+  steady             ordinary traffic: about 5% of records are errors, mostly 404 and 400
+  throttle-storm     two clients exceed the documented quotas (100 calls a minute and 1,500 an hour
+                     per API, 45 a minute for advanced hunting): a surge of 429s with Retry-After
+  token-expiry       a client secret expired: token requests fail and API calls get 401
+  permission-change  application roles were removed: 403s for the services that lost them
+  outage             the Defender API answers 500, 502, 503 and 504 to most calls
+  tour               all of them in turn, with steady traffic between: 30 s of steady and 60 s of
+                     each incident, in event time, over and over
+
+Records go to standard output, one per line, or with --brokers and --topic to Kafka, keyed by
+service, with the event time as the Kafka timestamp. Event times start now (or at --start) and
+advance by 1/rate per record: --rate 1000 --duration 10s writes 10,000 records spanning 10 s.
+Kafka output is paced at --rate in real time; standard output is written as fast as it is read,
+unless --rate is given. The same --seed and --start give the same output, byte for byte.";
+
+const GENERATE_EXAMPLES: &str = "\
+Examples:
+  errwatch generate --scenario throttle-storm --count 10000 | errwatch classify | jq -r .category | sort | uniq -c
+  errwatch generate --scenario tour --rate 200 --brokers 127.0.0.1:9092 --topic mde-client-logs
+  errwatch generate --seed 7 --start 2026-11-26T10:00:00Z --rate 1000 --duration 10s > client.log";
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// What goes wrong: steady, throttle-storm, token-expiry, permission-change, outage or tour
+    #[arg(long, short, value_name = "NAME", default_value = "steady")]
+    scenario: errwatch::generate::Scenario,
+
+    /// Records per second of event time [default: 100]; also paces standard output in real time
+    #[arg(long, value_name = "RECORDS")]
+    rate: Option<f64>,
+
+    /// Stop after this many records
+    #[arg(long, short = 'n', value_name = "N")]
+    count: Option<u64>,
+
+    /// Stop after this much event time (rate × duration records): 90s, 15m, 2h
+    #[arg(long, value_name = "DURATION", value_parser = errwatch::commands::generate::parse_duration)]
+    duration: Option<std::time::Duration>,
+
+    /// Seed of the generator; random when not given (and logged, to repeat a run)
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Event time of the first record, RFC 3339 (default: now)
+    #[arg(long, value_name = "TIME")]
+    start: Option<String>,
+
+    /// Kafka bootstrap servers: write to Kafka instead of standard output
+    #[arg(long, value_name = "SERVERS", requires = "topic")]
+    brokers: Option<String>,
+
+    /// Kafka topic to write to
+    #[arg(long, requires = "brokers")]
+    topic: Option<String>,
+
+    /// Any librdkafka producer setting, as KEY=VALUE (repeatable): security.protocol, sasl.*, ...
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    kafka_options: Vec<(String, String)>,
+
+    /// Write as fast as possible, also to Kafka (event times still advance by 1/rate)
+    #[arg(long)]
+    no_pacing: bool,
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    use errwatch::commands::generate::{run, Options};
+    use errwatch::generate::{Generator, Settings};
+    use errwatch::timestamp::Timestamp;
+
+    let rate = args.rate.unwrap_or(Settings::DEFAULT_RATE);
+    if !(rate.is_finite() && rate > 0.0) {
+        bail!("--rate must be a positive number of records per second, not {rate}");
+    }
+    let start = match &args.start {
+        Some(text) => Timestamp::parse_field(text)
+            .with_context(|| format!("--start {text:?} is not a time; write it like 2026-11-26T10:00:00Z"))?,
+        None => Timestamp::now(),
+    };
+    let seed = args.seed.unwrap_or_else(|| errwatch::Guid::new_random().as_u128() as u64);
+    let from_duration = args.duration.map(|duration| (duration.as_secs_f64() * rate).round() as u64);
+    let count = match (args.count, from_duration) {
+        (Some(count), Some(from_duration)) => Some(count.min(from_duration)),
+        (count, from_duration) => count.or(from_duration),
+    };
+    let kafka = args.brokers.as_deref().zip(args.topic.as_deref());
+    let pace = !args.no_pacing && (kafka.is_some() || args.rate.is_some());
+    let mut generator = Generator::new(Settings { scenario: args.scenario, seed, rate, start });
+    let options = Options { count, pace };
+    info!(scenario = %args.scenario, seed, rate, %start, count, pace, "generating");
+
+    let runtime = runtime()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let signals = runtime.spawn(async move {
+        wait_for_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    let summary = match kafka {
+        Some((brokers, topic)) => {
+            let mut sink = errwatch::source::kafka::KafkaSink::connect(brokers, topic, &args.kafka_options)?;
+            let summary = run(&mut generator, &options, &stop, |generated| {
+                sink.send(generated.label.service.as_bytes(), &generated.record, generated.label.time.unix_millis())
+            })?;
+            sink.flush(std::time::Duration::from_secs(30))?;
+            summary
+        }
+        None => {
+            let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+            let summary = run(&mut generator, &options, &stop, |generated| {
+                out.write_all(&generated.record)?;
+                out.write_all(b"\n")?;
+                // Paced records are for someone watching: each goes out when it is due.
+                if pace {
+                    out.flush()?;
+                }
+                Ok::<(), io::Error>(())
+            })?;
+            out.flush()?;
+            summary
+        }
+    };
+    signals.abort();
+    let seconds = summary.elapsed.as_secs_f64();
+    info!(
+        records = summary.records,
+        errors = summary.errors,
+        seconds = format!("{seconds:.1}"),
+        records_per_second = (summary.records as f64 / seconds.max(1e-3)) as u64,
+        "generated"
+    );
+    Ok(())
 }

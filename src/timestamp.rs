@@ -98,6 +98,12 @@ impl Timestamp {
     pub fn seconds_until(self, later: Timestamp) -> f64 {
         (later.0 - self.0).num_milliseconds() as f64 / 1000.0
     }
+
+    /// The IMF-fixdate a `Retry-After` header carries, to the second:
+    /// `Wed, 21 Oct 2026 07:28:00 GMT`.
+    pub fn http_date(self) -> String {
+        self.0.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -277,5 +283,7 @@ mod tests {
         let later = Timestamp::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
         assert_eq!(base.seconds_until(later), 12.0);
         assert_eq!(Timestamp::parse_http_date("not a date"), None);
+        assert_eq!(later.http_date(), "Wed, 21 Oct 2026 07:28:00 GMT");
+        assert_eq!(Timestamp::parse_http_date(&base.http_date()), Some(base));
     }
 }

@@ -2,5 +2,6 @@
 //! tests drive them as the binary does.
 
 pub mod classify;
+pub mod generate;
 pub mod ingest;
 pub mod lookup;

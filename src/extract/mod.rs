@@ -203,7 +203,8 @@ fn quiet_record(text: &str, limits: &Limits) -> Extraction {
         {
             return Extraction::Unreadable(Unreadable::TooDeep { limit: limits.max_depth });
         }
-        None
+        // A text line may open with its time in brackets: `[2022-03-01 12:35:37] [Information] ...`.
+        Timestamp::parse_leading(trimmed)
     } else {
         Timestamp::parse_leading(trimmed)
     };

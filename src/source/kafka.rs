@@ -6,6 +6,8 @@
 //! into the pipeline through [`Rebalancing`]: before partitions go, it flushes what it holds;
 //! when partitions arrive, it learns how far ClickHouse got for them, and consumption starts
 //! at the committed offset.
+//!
+//! [`KafkaSink`] is the other direction: a producer for `errwatch generate`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,7 @@ use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
@@ -116,6 +119,12 @@ pub enum SourceError {
     Subscribe { topics: String, error: KafkaError },
     #[error("Kafka error: {0}")]
     Kafka(#[from] KafkaError),
+    #[error("cannot reach Kafka at {brokers} ({error}); check the address and that the brokers are running")]
+    Unreachable { brokers: String, error: KafkaError },
+    #[error("topic {topic} does not exist; create it, or let the brokers create topics")]
+    NoTopic { topic: String },
+    #[error("{failed} of {sent} records were not delivered: {error}")]
+    Undelivered { failed: u64, sent: u64, error: String },
 }
 
 struct Context {
@@ -312,5 +321,106 @@ impl KafkaSource {
         {
             let _ = self.consumer.poll(Duration::from_millis(100));
         }
+    }
+}
+
+/// Counts what the brokers refused, from librdkafka's delivery reports.
+#[derive(Default)]
+struct Deliveries {
+    failed: std::sync::atomic::AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                warn!(facility, message, "kafka client error")
+            }
+            _ => tracing::debug!(facility, message, "kafka client"),
+        }
+    }
+}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result {
+            self.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut first = self.first_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            first.get_or_insert_with(|| error.to_string());
+        }
+    }
+}
+
+/// A producer writing records to one topic, for `errwatch generate`.
+pub struct KafkaSink {
+    producer: BaseProducer<Deliveries>,
+    topic: String,
+    sent: u64,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink").field("topic", &self.topic).field("sent", &self.sent).finish_non_exhaustive()
+    }
+}
+
+impl KafkaSink {
+    /// Connects and checks that the brokers answer and know the topic.
+    pub fn connect(brokers: &str, topic: &str, extra: &[(String, String)]) -> Result<KafkaSink, SourceError> {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", brokers).set("linger.ms", "20").set("compression.type", "lz4");
+        for (key, value) in extra {
+            config.set(key, value);
+        }
+        let producer: BaseProducer<Deliveries> =
+            config.create_with_context(Deliveries::default()).map_err(SourceError::Settings)?;
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(|error| SourceError::Unreachable { brokers: brokers.to_owned(), error })?;
+        if let Some(error) =
+            metadata.topics().iter().find(|found| found.name() == topic).and_then(|found| found.error())
+        {
+            if error == RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART {
+                return Err(SourceError::NoTopic { topic: topic.to_owned() });
+            }
+            warn!(topic, error = ?error, "the topic is not ready yet");
+        }
+        Ok(KafkaSink { producer, topic: topic.to_owned(), sent: 0 })
+    }
+
+    /// Queues one record; `key` picks its partition, `timestamp_millis` is its Kafka timestamp.
+    /// Waits while librdkafka's queue is full.
+    pub fn send(&mut self, key: &[u8], payload: &[u8], timestamp_millis: i64) -> Result<(), SourceError> {
+        let mut record =
+            BaseRecord::<[u8], [u8]>::to(&self.topic).key(key).payload(payload).timestamp(timestamp_millis);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(rdkafka::error::RDKafkaErrorCode::QueueFull), returned)) => {
+                    // Delivery reports are served by polling; they free the queue.
+                    self.producer.poll(Duration::from_millis(50));
+                    record = returned;
+                }
+                Err((error, _)) => return Err(SourceError::Kafka(error)),
+            }
+        }
+        self.sent += 1;
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+
+    /// Waits until every queued record is acknowledged; an error says how many were lost and why.
+    pub fn flush(&mut self, timeout: Duration) -> Result<(), SourceError> {
+        let flushed = self.producer.flush(timeout);
+        let failed = self.producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+        if failed > 0 {
+            let first = self.producer.context().first_error.lock().map(|error| error.clone()).unwrap_or_default();
+            return Err(SourceError::Undelivered { failed, sent: self.sent, error: first.unwrap_or_default() });
+        }
+        flushed.map_err(SourceError::Kafka)
     }
 }

@@ -466,6 +466,7 @@ fn timestamps_are_utc_with_milliseconds() {
             "[2022-03-01 12:35:37] [Error] :: The remote server returned an error: (403) Forbidden.",
             json!("2022-03-01T12:35:37.000Z"),
         ),
+        ("[2022-03-01 12:35:37] [Information] :: Imported 500 indicators", json!("2022-03-01T12:35:37.000Z")),
         ("2021-12-23T10:34:48.923 [Information] OUTPUT: 403 (Forbidden).", json!("2021-12-23T10:34:48.923Z")),
         ("Nov 26 10:00:01 host app: (500) failure", json!(null)),
         (r#"{"ts":"yesterday","status":500}"#, json!(null)),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -114,6 +115,32 @@ impl Cluster {
             }
         }
         producer.flush(Duration::from_secs(30)).expect("all records acknowledged");
+    }
+
+    /// Reads `topic` from the beginning until `count` records arrived or `deadline` passed;
+    /// returns each record's key and payload.
+    pub fn consume(&self, topic: &str, partitions: i32, count: usize, deadline: Duration) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", "test-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
+        }
+        consumer.assign(&list).expect("partitions assigned");
+        let started = std::time::Instant::now();
+        let mut records = Vec::new();
+        while records.len() < count && started.elapsed() < deadline {
+            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+                let message = message.expect("a record");
+                records
+                    .push((message.key().unwrap_or_default().to_vec(), message.payload().unwrap_or_default().to_vec()));
+            }
+        }
+        records
     }
 
     /// The group's committed offset (the next record to read) per partition.

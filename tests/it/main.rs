@@ -8,6 +8,7 @@ mod classify_rules;
 mod clickhouse;
 mod corpus;
 mod dashboards;
+mod generate;
 mod http;
 mod kafka;
 mod page;
