@@ -4,11 +4,12 @@
 //! # Data flow
 //!
 //! ```text
-//! files, stdin ──> source ──> extract ──> classify ──> store (sink) ──> ClickHouse ──> lookup
-//!                  (bytes +   (find the   (canonical   (batched RowBinary
-//!                  position)  envelope,   code, status, insert, then the
-//!                             ids, time)  category)     positions stored)
-//!                                            └──> report (errwatch classify: one JSON line per record)
+//! Kafka, files,  ──> source ──> extract ──> classify ──> store (sink) ──> ClickHouse ──> http, lookup
+//! stdin              (bytes +   (find the   (canonical   (batched RowBinary
+//!                    position)  envelope,   code, status, insert, then the
+//!                               ids, time)  category)     positions stored)
+//!                                              ├──> metrics (Prometheus, on /metrics)
+//!                                              └──> report (errwatch classify: one JSON line per record)
 //! ```
 //!
 //! A record is bytes with a position (an input's identity and line number). `extract` and

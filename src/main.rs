@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use errwatch::commands::ingest::{IngestOptions, Progress};
-use errwatch::http::Server;
+use errwatch::http::{Access, Server};
 use errwatch::metrics::{Metrics, DEFAULT_SERVICE_CAP};
 use errwatch::pipeline::PipelineSettings;
 use errwatch::source::file::InputPath;
@@ -256,6 +256,48 @@ struct HttpArgs {
     /// Distinct service names kept as metric labels; later ones count as "other"
     #[arg(long, value_name = "NAMES", env = "ERRWATCH_METRICS_SERVICE_CAP", default_value_t = DEFAULT_SERVICE_CAP)]
     metrics_service_cap: usize,
+
+    /// Bearer token that /api/* and the page require (at least 16 characters); better given in
+    /// the environment than on the command line, where other users can read it
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ERRWATCH_API_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "api_token_file"
+    )]
+    api_token: Option<String>,
+
+    /// File holding the bearer token (surrounding whitespace ignored)
+    #[arg(long, value_name = "FILE", env = "ERRWATCH_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
+
+    /// Require the token for /metrics, /healthz and /readyz too
+    #[arg(long, env = "ERRWATCH_TOKEN_FOR_OPERATIONS")]
+    token_for_operations: bool,
+
+    /// Serve the API to the network without a token (only behind something that authenticates)
+    #[arg(long, env = "ERRWATCH_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+}
+
+impl HttpArgs {
+    /// The access rules asked for, checked against the address.
+    fn access(&self) -> anyhow::Result<Access> {
+        let token = match (&self.api_token, &self.api_token_file) {
+            (Some(token), _) => Some(token.trim().to_owned()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the API token file {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        let access = Access { token, token_for_operations: self.token_for_operations };
+        access.check(self.http_addr, self.insecure_no_auth)?;
+        Ok(access)
+    }
 }
 
 #[derive(clap::Args)]
@@ -591,6 +633,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         writeln!(out, "retention_days = {:?}", args.retention_days)?;
         writeln!(out, "shutdown_timeout = {:?}", settings.shutdown_timeout)?;
         writeln!(out, "http_addr = {}", args.http.http_addr)?;
+        writeln!(out, "http_access = {:?}", args.http.access()?)?;
         writeln!(out, "metrics_service_cap = {}", args.http.metrics_service_cap)?;
         return Ok(());
     }
@@ -645,13 +688,14 @@ fn start_http(
     metrics: &Arc<Metrics>,
     consuming: bool,
 ) -> anyhow::Result<(tokio::sync::watch::Sender<bool>, HttpTask)> {
+    let access = args.access()?;
     let server = runtime.block_on(Server::bind(args.http_addr)).with_context(|| {
         format!("cannot listen on {}; choose another address with --http-addr or ERRWATCH_HTTP_ADDR", args.http_addr)
     })?;
     let address = server.local_addr()?;
     info!(%address, "http listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), consuming, stopped));
+    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), access, consuming, stopped));
     Ok((stop, task))
 }
 

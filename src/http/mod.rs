@@ -6,7 +6,7 @@
 //! process's one shutdown path: the caller raises `stop`, the server finishes the requests in
 //! flight and `serve` returns.
 
-mod api;
+pub mod api;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +31,64 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9188";
 /// How long readiness waits for ClickHouse to answer.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Who may ask what.
+#[derive(Clone, Default)]
+pub struct Access {
+    /// When set, `/api/*` and the page need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Whether `/metrics`, `/healthz` and `/readyz` need the token too.
+    pub token_for_operations: bool,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_for_operations", &self.token_for_operations)
+            .finish()
+    }
+}
+
+/// Why the server refuses to start with the access asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(
+        "the HTTP API would serve error messages (tenants, machines, users) to the network at {0} without a token; \
+         set ERRWATCH_API_TOKEN or --api-token-file, bind to 127.0.0.1, or pass --insecure-no-auth"
+    )]
+    OpenToTheNetwork(SocketAddr),
+    #[error("the API token must be at least {MIN_TOKEN_LENGTH} characters")]
+    WeakToken,
+}
+
+/// Shorter tokens are guessable.
+pub const MIN_TOKEN_LENGTH: usize = 16;
+
+impl Access {
+    /// Checks that the API is not open to the network unless the operator said so.
+    pub fn check(&self, address: SocketAddr, insecure_no_auth: bool) -> Result<(), AccessError> {
+        match &self.token {
+            Some(token) if token.len() < MIN_TOKEN_LENGTH => Err(AccessError::WeakToken),
+            Some(_) => Ok(()),
+            None if address.ip().is_loopback() || insecure_no_auth => Ok(()),
+            None => Err(AccessError::OpenToTheNetwork(address)),
+        }
+    }
+
+    /// Whether `header` (the whole Authorization value) carries the token; compared in
+    /// constant time, so that timing does not tell how much of a guess was right.
+    fn allows(&self, header: Option<&[u8]>) -> bool {
+        let Some(token) = &self.token else { return true };
+        let Some(presented) = header.and_then(|value| value.strip_prefix(b"Bearer ")) else { return false };
+        let expected = token.as_bytes();
+        let mut difference = u8::from(presented.len() != expected.len());
+        for (index, byte) in expected.iter().enumerate() {
+            difference |= byte ^ presented.get(index).copied().unwrap_or(0);
+        }
+        difference == 0
+    }
+}
+
 /// What the handlers share.
 #[derive(Debug, Clone)]
 struct Shared {
@@ -39,6 +97,7 @@ struct Shared {
     /// Whether this process consumes Kafka: then it is ready only while it holds partitions.
     consuming: bool,
     stop: watch::Receiver<bool>,
+    access: Arc<Access>,
 }
 
 /// A bound listener, so that the address (a free port when asked for port 0) is known
@@ -62,10 +121,11 @@ impl Server {
         self,
         store: Store,
         metrics: Arc<Metrics>,
+        access: Access,
         consuming: bool,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<()> {
-        let shared = Shared { store, metrics, consuming, stop: stop.clone() };
+        let shared = Shared { store, metrics, consuming, stop: stop.clone(), access: Arc::new(access) };
         let mut stopped = stop;
         axum::serve(self.listener, router(shared))
             .with_graceful_shutdown(async move {
@@ -76,15 +136,39 @@ impl Server {
 }
 
 fn router(shared: Shared) -> Router {
-    Router::new()
-        .route("/", get(page))
+    let guarded = Router::new().route("/", get(page)).nest("/api/v1", api::routes());
+    let operations = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .nest("/api/v1", api::routes())
+        .route("/metrics", get(metrics_text));
+    let (guarded, operations) = if shared.access.token_for_operations {
+        (guarded.merge(operations), Router::new())
+    } else {
+        (guarded, operations)
+    };
+    guarded
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), require_token))
+        .merge(operations)
         .with_state(shared)
+}
+
+/// Refuses requests without the token, in Defender's envelope.
+async fn require_token(
+    axum::extract::State(shared): axum::extract::State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    if shared.access.allows(header) {
+        return next.run(request).await;
+    }
+    let mut answer =
+        Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", "this endpoint needs Authorization: Bearer <token>")
+            .into_response();
+    answer.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    answer
 }
 
 async fn page() -> Response {
@@ -203,5 +287,44 @@ impl IntoResponse for Problem {
         }
         let envelope = Envelope { error: Body { code: self.code, message: &self.message, target: &target } };
         json_response(self.status, &envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_checked_whole() {
+        let access = Access { token: Some("s3cret-token-0123456789".into()), token_for_operations: false };
+        assert!(access.allows(Some(b"Bearer s3cret-token-0123456789")));
+        for wrong in [
+            &b"Bearer s3cret-token-012345678"[..],
+            b"Bearer s3cret-token-01234567890",
+            b"Bearer S3cret-token-0123456789",
+            b"bearer s3cret-token-0123456789",
+            b"s3cret-token-0123456789",
+            b"Bearer ",
+            b"",
+        ] {
+            assert!(!access.allows(Some(wrong)), "{}", String::from_utf8_lossy(wrong));
+        }
+        assert!(!access.allows(None));
+        assert!(Access::default().allows(None), "no token, no check");
+    }
+
+    #[test]
+    fn the_network_needs_a_token_or_an_explicit_choice() {
+        let loopback: SocketAddr = ([127, 0, 0, 1], 9188).into();
+        let anywhere: SocketAddr = ([0, 0, 0, 0], 9188).into();
+        let open = Access::default();
+        assert!(open.check(loopback, false).is_ok());
+        assert!(matches!(open.check(anywhere, false), Err(AccessError::OpenToTheNetwork(_))));
+        assert!(open.check(anywhere, true).is_ok());
+        let guarded = Access { token: Some("a-long-enough-token".into()), token_for_operations: false };
+        assert!(guarded.check(anywhere, false).is_ok());
+        let weak = Access { token: Some("short".into()), token_for_operations: false };
+        assert!(matches!(weak.check(loopback, false), Err(AccessError::WeakToken)));
+        assert!(!format!("{guarded:?}").contains("a-long-enough-token"));
     }
 }

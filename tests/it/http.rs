@@ -9,7 +9,7 @@ use errwatch::{classify, Classification, CorrelationId, Limits};
 use serde_json::Value;
 
 use crate::clickhouse::{runtime, scalar, TestDatabase};
-use crate::process::{http_request, wait_until, Errwatch};
+use crate::process::{http_request, http_request_with, wait_until, Errwatch};
 
 const CORPUS: &str = include_str!("../data/records.jsonl");
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -232,4 +232,47 @@ fn clickhouse_away_means_not_ready_and_503() {
     switch.set_down(false);
     wait_until("errwatch to be ready again", DEADLINE, || errwatch.get("/readyz").status == 200);
     assert_eq!(errwatch.get(&lookup).status, 200);
+}
+
+#[test]
+fn the_api_open_to_the_network_needs_a_token() {
+    let database = TestDatabase::new("http_token");
+    let ids = store_corpus(&database);
+
+    // Bound beyond loopback without a token, errwatch refuses to start and says what to do.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_errwatch"))
+        .arg("serve")
+        .env("ERRWATCH_CLICKHOUSE_URL", crate::clickhouse::url())
+        .env("ERRWATCH_CLICKHOUSE_DATABASE", &database.name)
+        .env("ERRWATCH_HTTP_ADDR", "0.0.0.0:0")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("ERRWATCH_API_TOKEN") && message.contains("--insecure-no-auth"), "{message}");
+
+    let token = "correct-horse-battery-staple";
+    let errwatch = Errwatch::serve_with(&database, &crate::clickhouse::url(), &[("ERRWATCH_API_TOKEN", token)]);
+    let address = errwatch.http_address();
+    let lookup = format!("/api/v1/correlations/{}", ids[0]);
+    for (authorization, status) in [
+        (None, 401),
+        (Some("Bearer wrong-token-wrong-token".to_owned()), 401),
+        (Some(format!("Basic {token}")), 401),
+        (Some(format!("Bearer {token}")), 200),
+    ] {
+        let headers: Vec<(&str, &str)> = authorization.iter().map(|value| ("Authorization", value.as_str())).collect();
+        for path in [lookup.as_str(), "/", "/api/v1/errors/summary"] {
+            let answer = http_request_with(&address, "GET", path, &headers);
+            assert_eq!(answer.status, status, "{path} with {authorization:?}: {}", answer.body);
+            if status == 401 {
+                assert_eq!(answer.json()["error"]["code"], "Unauthorized");
+            }
+        }
+    }
+    // Operations stay open for probes and scrapers.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(errwatch.get(path).status, 200, "{path}");
+    }
+    assert!(!errwatch.log().contains(token), "the token never reaches the log");
 }

@@ -57,8 +57,13 @@ impl Errwatch {
 
     /// `errwatch serve` over `database` on the server at `url`.
     pub fn serve(database: &TestDatabase, url: &str) -> Errwatch {
+        Self::serve_with(database, url, &[])
+    }
+
+    /// `errwatch serve` with more environment variables.
+    pub fn serve_with(database: &TestDatabase, url: &str, environment: &[(&str, &str)]) -> Errwatch {
         let mut command = errwatch_command(database, url);
-        command.arg("serve");
+        command.arg("serve").envs(environment.iter().copied());
         Self::spawn(command, "http listening")
     }
 
@@ -180,9 +185,15 @@ impl Answer {
 
 /// One request on its own connection (`Connection: close`), the answer read to the end.
 pub fn http_request(address: &str, method: &str, path: &str) -> Answer {
+    http_request_with(address, method, path, &[])
+}
+
+/// Like `http_request`, with more header lines.
+pub fn http_request_with(address: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{extra}\r\n").unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8(raw).unwrap();

@@ -94,3 +94,51 @@ fn migrate_creates_the_database_once() {
     let stderr = text(&second.stderr);
     assert!(!stderr.contains("applied migration") && stderr.contains("schema is up to date"), "{stderr}");
 }
+
+#[test]
+fn a_stream_of_huge_records_is_quarantined_in_bounded_memory() {
+    use std::io::Write;
+    let database = TestDatabase::new("huge_records");
+    let mut child = errwatch(&database)
+        .args(["ingest", "-", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    const RECORDS: usize = 40;
+    const SIZE: usize = 5 * 1024 * 1024;
+    let padding = "a".repeat(SIZE);
+    for index in 0..RECORDS {
+        let record = if index % 2 == 0 {
+            format!(r#"{{"error":{{"code":"TooManyRequests","message":"{padding}"}}}}"#).into_bytes()
+        } else {
+            let mut bytes = b"\xff\xfe not text ".to_vec();
+            bytes.extend_from_slice(padding.as_bytes());
+            bytes
+        };
+        stdin.write_all(&record).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    stdin.flush().unwrap();
+    // 200 MB went in through a 64 KiB pipe, so errwatch has read nearly all of it; with the
+    // input still open, the process is alive to say how much memory it ever held.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap();
+    assert!(peak_kib < 100 * 1024, "peak RSS {peak_kib} KiB while reading {} MB", RECORDS * SIZE / 1_000_000);
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    check_exit(&output, 0);
+    let settings = database.settings();
+    let quarantined: u64 =
+        crate::clickhouse::runtime().block_on(crate::clickhouse::scalar(&settings, "SELECT count() FROM quarantine"));
+    assert_eq!(quarantined, RECORDS as u64);
+    let stored: u64 = crate::clickhouse::runtime()
+        .block_on(crate::clickhouse::scalar(&settings, "SELECT max(length(raw)) FROM quarantine"));
+    assert!(stored <= 16 * 1024, "the raw record is kept up to its cap: {stored} bytes");
+}
