@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use errwatch::commands::ingest::{IngestOptions, Progress};
-use errwatch::http::{Access, Server};
+use errwatch::http::Access;
 use errwatch::metrics::{Metrics, DEFAULT_SERVICE_CAP};
 use errwatch::pipeline::PipelineSettings;
 use errwatch::source::file::InputPath;
@@ -62,7 +62,29 @@ enum Command {
     /// Write realistic synthetic client logs to standard output or Kafka, for demos and load tests
     #[command(long_about = GENERATE_ABOUT, after_help = GENERATE_EXAMPLES)]
     Generate(GenerateArgs),
+
+    /// Try errwatch on one machine: generated traffic through a local Kafka into ClickHouse
+    #[command(long_about = DEMO_ABOUT, after_help = DEMO_EXAMPLES)]
+    Demo(DemoArgs),
 }
+
+const DEMO_ABOUT: &str = "\
+Try errwatch on one machine, without a Kafka cluster: a Kafka cluster inside the process
+(librdkafka's mock brokers, the real protocol on loopback), the traffic generator cycling
+through every scenario (steady traffic, a throttle storm, token expiry, a permission change,
+an outage), the real consumer pipeline into ClickHouse, the HTTP API, the page and /metrics.
+It prints the URLs and a few correlation ids to try, then a summary line every few seconds.
+Ctrl-C stops it cleanly.
+
+Events go to the ClickHouse at ERRWATCH_CLICKHOUSE_URL, database ERRWATCH_CLICKHOUSE_DATABASE
+(errwatch by default), so `errwatch lookup` finds them afterwards. ./scripts/demo.sh starts a
+local ClickHouse first when none is configured.";
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  ./scripts/demo.sh
+  errwatch demo --rate 500 --duration 5m
+  ERRWATCH_HTTP_ADDR=127.0.0.1:8080 errwatch demo";
 
 const SERVE_ABOUT: &str = "\
 Serve the HTTP API and the on-call page over what ClickHouse holds, without consuming Kafka:
@@ -301,6 +323,35 @@ impl HttpArgs {
 }
 
 #[derive(clap::Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+
+    #[command(flatten)]
+    http: HttpArgs,
+
+    /// Records per second of generated traffic
+    #[arg(long, value_name = "RECORDS", default_value_t = 200.0)]
+    rate: f64,
+
+    /// Seed of the generator; the same seed sends the same records
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Partitions of the local topic
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..=64))]
+    partitions: i32,
+
+    /// Stop after this long (90s, 15m, 2h); runs until Ctrl-C otherwise
+    #[arg(long, value_name = "DURATION", value_parser = errwatch::commands::generate::parse_duration)]
+    duration: Option<std::time::Duration>,
+
+    /// Seconds between summary lines
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    summary_every: u64,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     #[command(flatten)]
     clickhouse: ClickHouseArgs,
@@ -393,6 +444,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
         Command::Generate(args) => generate(args).map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => demo(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -643,7 +695,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let runtime = runtime()?;
     runtime.block_on(prepare(&store, args.retention_days))?;
     let metrics = Arc::new(Metrics::new(args.http.metrics_service_cap));
-    let (stop_http, http) = start_http(&runtime, &args.http, &store, &metrics, true)?;
+    let http = start_http(&runtime, &args.http, &store, &metrics, true)?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = shutdown.clone();
     let signals = runtime.spawn(async move {
@@ -652,8 +704,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     let result = errwatch::pipeline::run(&runtime, store, &settings, &metrics, &shutdown);
     signals.abort();
-    stop_http.send_replace(true);
-    finish_http(&runtime, http);
+    http.finish(&runtime);
     result?;
     info!("stopped");
     Ok(())
@@ -664,50 +715,75 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = runtime()?;
     runtime.block_on(prepare(&store, None))?;
     let metrics = Arc::new(Metrics::new(args.http.metrics_service_cap));
-    let (stop_http, mut http) = start_http(&runtime, &args.http, &store, &metrics, false)?;
+    let mut http = start_http(&runtime, &args.http, &store, &metrics, false)?;
     runtime.block_on(async {
         tokio::select! {
             () = wait_for_signal() => {}
-            // The server only ends by itself when it fails.
-            _ = &mut http => {}
+            () = http.failed() => {}
         }
     });
-    stop_http.send_replace(true);
-    finish_http(&runtime, http);
+    http.finish(&runtime);
     info!("stopped");
     Ok(())
 }
 
-type HttpTask = tokio::task::JoinHandle<io::Result<()>>;
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    use errwatch::commands::demo::{self, DemoOptions};
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        bail!("--rate must be a positive number of records per second, not {}", args.rate);
+    }
+    let store = args.clickhouse.store()?;
+    let runtime = runtime()?;
+    runtime.block_on(prepare(&store, None))?;
+    let metrics = Arc::new(Metrics::new(args.http.metrics_service_cap));
+    let http = start_http(&runtime, &args.http, &store, &metrics, true)?;
+    let options = DemoOptions {
+        rate: args.rate,
+        seed: args.seed.unwrap_or_else(|| errwatch::Guid::new_random().as_u128() as u64),
+        partitions: args.partitions,
+        duration: args.duration,
+        summary_every: std::time::Duration::from_secs(args.summary_every.max(1)),
+        pipeline: PipelineSettings {
+            kafka: KafkaSettings {
+                brokers: String::new(),
+                topics: Vec::new(),
+                group: "errwatch-demo".to_owned(),
+                extra: Vec::new(),
+            },
+            limits: Limits::default(),
+            raw_cap: DEFAULT_RAW_CAP,
+            sink: SinkSettings::default(),
+            queue_capacity: 100_000,
+            shutdown_timeout: std::time::Duration::from_secs(30),
+        },
+        http_address: http.address,
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let flag = shutdown.clone();
+    let signals = runtime.spawn(async move {
+        wait_for_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    let result = demo::run(&runtime, store, &options, &metrics, &shutdown, &mut io::stdout());
+    signals.abort();
+    http.finish(&runtime);
+    result?;
+    info!("stopped");
+    Ok(())
+}
 
-/// Binds the HTTP server and starts serving; it stops when the returned sender says so.
+/// Starts the HTTP server with the access asked for, or says what to change.
 fn start_http(
     runtime: &tokio::runtime::Runtime,
     args: &HttpArgs,
     store: &Store,
     metrics: &Arc<Metrics>,
     consuming: bool,
-) -> anyhow::Result<(tokio::sync::watch::Sender<bool>, HttpTask)> {
+) -> anyhow::Result<errwatch::http::Running> {
     let access = args.access()?;
-    let server = runtime.block_on(Server::bind(args.http_addr)).with_context(|| {
+    errwatch::http::start(runtime, args.http_addr, access, store, metrics, consuming).with_context(|| {
         format!("cannot listen on {}; choose another address with --http-addr or ERRWATCH_HTTP_ADDR", args.http_addr)
-    })?;
-    let address = server.local_addr()?;
-    info!(%address, "http listening");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), access, consuming, stopped));
-    Ok((stop, task))
-}
-
-/// Waits a little for requests in flight; the process is ending either way.
-fn finish_http(runtime: &tokio::runtime::Runtime, http: HttpTask) {
-    // The timer must be made inside the runtime.
-    match runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(5), http).await }) {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP server failed"),
-        Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),
-        Err(_) => tracing::warn!("the HTTP server did not stop within 5 s"),
-    }
+    })
 }
 
 /// Returns on SIGTERM or SIGINT.

@@ -273,6 +273,36 @@ impl Metrics {
         self.partitions_assigned.get()
     }
 
+    /// The figures a person watching wants, read from the metrics themselves.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for family in self.registry.gather() {
+            for metric in family.get_metric() {
+                let label = |name: &str| {
+                    metric.get_label().iter().find(|pair| pair.get_name() == name).map(|pair| pair.get_value())
+                };
+                let counter = metric.get_counter().get_value() as u64;
+                match family.get_name() {
+                    "errwatch_records_total" => snapshot.records += counter,
+                    "errwatch_api_errors_total" => {
+                        let category = label("category").unwrap_or_default().to_owned();
+                        *snapshot.errors_by_category.entry(category).or_default() += counter;
+                        if label("http_status") == Some("429") {
+                            snapshot.throttled += counter;
+                        }
+                    }
+                    "errwatch_api_calls_total" => snapshot.calls += counter,
+                    "errwatch_consumer_lag_messages" => snapshot.lag += metric.get_gauge().get_value() as i64,
+                    "errwatch_newest_stored_event_timestamp_seconds" => {
+                        snapshot.newest_stored_event = Some(metric.get_gauge().get_value()).filter(|time| *time > 0.0)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        snapshot
+    }
+
     /// Every metric in Prometheus's text format.
     pub fn render(&self) -> String {
         if let Some(bytes) = resident_memory_bytes() {
@@ -284,6 +314,21 @@ impl Metrics {
         }
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// Totals since the start, for the terminal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Records consumed, whatever they were.
+    pub records: u64,
+    pub errors_by_category: std::collections::BTreeMap<String, u64>,
+    /// Records that carry an HTTP status, and those answered 429.
+    pub calls: u64,
+    pub throttled: u64,
+    /// Messages behind the end of the assigned partitions.
+    pub lag: i64,
+    /// Event time of the newest error stored, in Unix seconds.
+    pub newest_stored_event: Option<f64>,
 }
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

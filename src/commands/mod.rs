@@ -2,6 +2,7 @@
 //! tests drive them as the binary does.
 
 pub mod classify;
+pub mod demo;
 pub mod generate;
 pub mod ingest;
 pub mod lookup;

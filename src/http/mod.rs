@@ -135,6 +135,52 @@ impl Server {
     }
 }
 
+/// A server serving on the runtime until [`Running::finish`].
+#[derive(Debug)]
+pub struct Running {
+    pub address: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `address` and serves on `runtime`; `consuming` says whether readiness needs Kafka
+/// partitions.
+pub fn start(
+    runtime: &tokio::runtime::Runtime,
+    address: SocketAddr,
+    access: Access,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    consuming: bool,
+) -> std::io::Result<Running> {
+    let server = runtime.block_on(Server::bind(address))?;
+    let address = server.local_addr()?;
+    tracing::info!(%address, "http listening");
+    let (stop, stopped) = watch::channel(false);
+    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), access, consuming, stopped));
+    Ok(Running { address, stop, task })
+}
+
+impl Running {
+    /// Returns only when the server failed: it does not end by itself otherwise.
+    pub async fn failed(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+
+    /// Stops serving and waits a little for requests in flight; the process is ending either way.
+    pub fn finish(self, runtime: &tokio::runtime::Runtime) {
+        self.stop.send_replace(true);
+        let task = self.task;
+        // The timer must be made inside the runtime.
+        match runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await }) {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => warn!(%error, "the HTTP server failed"),
+            Ok(Err(error)) => warn!(%error, "the HTTP server task failed"),
+            Err(_) => warn!("the HTTP server did not stop within 5 s"),
+        }
+    }
+}
+
 fn router(shared: Shared) -> Router {
     let guarded = Router::new().route("/", get(page)).nest("/api/v1", api::routes());
     let operations = Router::new()
