@@ -671,7 +671,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             max_delay: std::time::Duration::from_millis(args.batch_delay_ms),
             ..SinkSettings::default()
         },
-        queue_capacity: 100_000,
+        queue_capacity: PipelineSettings::DEFAULT_QUEUE_CAPACITY,
         shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout),
     };
     let store = args.clickhouse.store()?;
@@ -753,7 +753,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
             limits: Limits::default(),
             raw_cap: DEFAULT_RAW_CAP,
             sink: SinkSettings::default(),
-            queue_capacity: 100_000,
+            queue_capacity: PipelineSettings::DEFAULT_QUEUE_CAPACITY,
             shutdown_timeout: std::time::Duration::from_secs(30),
         },
         http_address: http.address,

@@ -53,6 +53,11 @@ pub struct PipelineSettings {
     pub shutdown_timeout: Duration,
 }
 
+impl PipelineSettings {
+    /// Rows queued for the sink, at most: one batch in the queue while one is inserted.
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 50_000;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
@@ -80,6 +85,10 @@ struct Feeder {
     items: async_mpsc::Sender<Item>,
     /// Items that did not fit in the queue, in order; bounded by what Kafka had prefetched.
     held: Mutex<VecDeque<Item>>,
+    /// Per partition, the last record read that is not an error and has not been queued yet.
+    /// Only the highest such position matters to the sink, so runs of ordinary records cost
+    /// one item rather than one each; it is queued before the partition's next row.
+    unsent_seen: Mutex<HashMap<i32, Position>>,
     acks: Mutex<mpsc::Receiver<StoredPositions>>,
     store: Store,
     /// What ClickHouse held for each assigned partition when it arrived: rows at or below a
@@ -94,8 +103,72 @@ impl Feeder {
     /// Queues an item behind any held ones; false when the queue is full and it was held.
     fn push(&self, item: Item) -> Result<bool, PipelineError> {
         let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if held.is_empty() {
+            let item = match self.items.try_send(item) {
+                Ok(()) => return Ok(true),
+                Err(async_mpsc::error::TrySendError::Closed(_)) => return Err(PipelineError::SinkGone),
+                Err(async_mpsc::error::TrySendError::Full(item)) => item,
+            };
+            // A sink in the middle of an insert makes room within moments: waiting a little
+            // keeps the partitions flowing, where pausing them would stop fetching and refill
+            // librdkafka's prefetch from scratch each time, at every batch when ClickHouse is
+            // the slower side. Polling resumes within the wait, so the group never misses us.
+            return match self.runtime.block_on(self.items.send_timeout(item, QUEUE_FULL_WAIT)) {
+                Ok(()) => Ok(true),
+                Err(async_mpsc::error::SendTimeoutError::Closed(_)) => Err(PipelineError::SinkGone),
+                Err(async_mpsc::error::SendTimeoutError::Timeout(item)) => {
+                    held.push_back(item);
+                    Ok(false)
+                }
+            };
+        }
         held.push_back(item);
         Self::drain(&self.items, &mut held)
+    }
+
+    /// Queues a record: an ordinary one is only remembered; a row goes after what its
+    /// partition saw before it. False when the queue is full and the item was held.
+    fn read(&self, item: Item) -> Result<bool, PipelineError> {
+        let mut unsent = self.unsent_seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match item {
+            Item::Seen(position) => {
+                // Topics share partition numbers rarely (a regex subscription); keep order then.
+                match unsent.get(&position.partition) {
+                    Some(earlier) if earlier.source != position.source => {
+                        let earlier = unsent.insert(position.partition, position);
+                        drop(unsent);
+                        earlier.map_or(Ok(true), |earlier| self.push(Item::Seen(earlier)))
+                    }
+                    _ => {
+                        unsent.insert(position.partition, position);
+                        Ok(true)
+                    }
+                }
+            }
+            Item::Error(_, ref position) | Item::Quarantine(_, ref position) => {
+                let earlier = unsent.remove(&position.partition);
+                drop(unsent);
+                if let Some(earlier) = earlier {
+                    self.push(Item::Seen(earlier))?;
+                }
+                self.push(item)
+            }
+            Item::Flush(_) => {
+                drop(unsent);
+                self.push(item)
+            }
+        }
+    }
+
+    /// Queues every remembered ordinary record, so that the sink can acknowledge them.
+    fn queue_seen(&self) -> Result<bool, PipelineError> {
+        let unsent: Vec<Position> =
+            self.unsent_seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain().map(|(_, p)| p).collect();
+        let mut flowing = true;
+        for position in unsent {
+            flowing &= self.push(Item::Seen(position))?;
+        }
+        Ok(flowing)
     }
 
     /// Moves held items into the queue; false while some are still held.
@@ -121,6 +194,7 @@ impl Feeder {
     /// Hands over everything held, waits until the sink stored it all, and returns every
     /// position stored since the consumer last looked.
     fn flush_all(&self) -> Result<StoredPositions, PipelineError> {
+        self.queue_seen()?;
         let held: Vec<Item> = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..).collect();
         let (reply, answer) = oneshot::channel();
         // The whole hand-over is bounded in time: with ClickHouse down, the queue does not drain.
@@ -206,6 +280,12 @@ impl Rebalancing for Feeder {
     }
 }
 
+/// How often ordinary records read are handed to the sink, at least.
+const SEEN_EVERY: Duration = Duration::from_millis(200);
+
+/// How long the consumer waits for room in a full queue before it pauses its partitions.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(250);
+
 /// Records older than this (by their Kafka timestamp) when read mean a backlog is being read.
 const CATCHING_UP_AGE: Duration = Duration::from_secs(120);
 
@@ -228,6 +308,7 @@ pub fn run(
     let feeder = Arc::new(Feeder {
         items,
         held: Mutex::new(VecDeque::new()),
+        unsent_seen: Mutex::new(HashMap::new()),
         acks: Mutex::new(acks),
         store,
         watermarks: Mutex::new(HashMap::new()),
@@ -257,6 +338,7 @@ fn consume(
     info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
     let mut paused = false;
     let mut lag_report = LagReport::new();
+    let mut seen_queued = Instant::now();
     while !shutdown.load(Ordering::Relaxed) {
         lag_report.tick(&source, metrics);
         if sink_task.is_finished() {
@@ -275,8 +357,16 @@ fn consume(
             }
             paused = !flowing;
         }
+        // Ordinary records are acknowledged at least every few hundred milliseconds, also
+        // when no error comes along to carry them.
+        if seen_queued.elapsed() >= SEEN_EVERY {
+            feeder.queue_seen()?;
+            seen_queued = Instant::now();
+        }
         match source.poll(Duration::from_millis(100)) {
-            None => {}
+            None => {
+                feeder.queue_seen()?;
+            }
             Some(Err(error)) => warn!(%error, "kafka error, librdkafka retries by itself"),
             Some(Ok(record)) => {
                 lag_report.read(record.timestamp_millis());
@@ -287,7 +377,7 @@ fn consume(
                     }
                     item => item,
                 };
-                feeder.push(item)?;
+                feeder.read(item)?;
             }
         }
     }
