@@ -18,6 +18,7 @@ mod pipeline;
 mod process;
 mod prometheus;
 mod properties;
+mod readme;
 mod run_cli;
 mod proxy;
 mod store;
