@@ -182,7 +182,7 @@ impl Running {
 }
 
 fn router(shared: Shared) -> Router {
-    let guarded = Router::new().route("/", get(page)).nest("/api/v1", api::routes());
+    let guarded = Router::new().route("/", get(page)).nest(api::PREFIX, api::routes());
     let operations = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

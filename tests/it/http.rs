@@ -15,7 +15,7 @@ const CORPUS: &str = include_str!("../data/records.jsonl");
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Stores every error of the corpus, as ingest would, and returns their correlation ids.
-fn store_corpus(database: &TestDatabase) -> Vec<CorrelationId> {
+pub(crate) fn store_corpus(database: &TestDatabase) -> Vec<CorrelationId> {
     let now = Timestamp::now();
     let mut rows = Vec::new();
     for (line, entry) in CORPUS.lines().enumerate() {
