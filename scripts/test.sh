@@ -20,8 +20,24 @@ echo "using ClickHouse at $ERRWATCH_CLICKHOUSE_URL"
 step "chdb (current ClickHouse, in process) for checking migrations"
 python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb-core
 
+step "schemathesis for the API's contract test"
+# Pinned: its command line and report format change between versions.
+schemathesis=4.32.5
+python3 -c "import sys, schemathesis; sys.exit(schemathesis.__version__ != '$schemathesis')" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis"
+
 step "Prometheus: the rules (promtool), and the server the tests start"
 ./scripts/check-prometheus.sh
+
+step "docker-compose.yml validates (Debian's docker-compose; no engine is needed to check it)"
+if ! command -v docker-compose >/dev/null; then
+  sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -o Dpkg::Use-Pty=0)
+  "${apt[@]}" update -qq
+  "${apt[@]}" install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
+docker-compose config -q
 
 step "Chromium and Playwright for the page test"
 # Debian's Chromium, driven by playwright-core from npm; Playwright never downloads a browser.

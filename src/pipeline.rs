@@ -339,6 +339,7 @@ fn consume(
     let mut paused = false;
     let mut lag_report = LagReport::new();
     let mut seen_queued = Instant::now();
+    let mut kafka_warnings = Quieter::new();
     while !shutdown.load(Ordering::Relaxed) {
         lag_report.tick(&source, metrics);
         if sink_task.is_finished() {
@@ -367,7 +368,7 @@ fn consume(
             None => {
                 feeder.queue_seen()?;
             }
-            Some(Err(error)) => warn!(%error, "kafka error, librdkafka retries by itself"),
+            Some(Err(error)) => kafka_warnings.warn(&error),
             Some(Ok(record)) => {
                 lag_report.read(record.timestamp_millis());
                 let item = match to_item(&record, settings, metrics) {
@@ -388,6 +389,31 @@ fn consume(
     source.leave();
     info!("offsets committed, consumer closed");
     Ok(())
+}
+
+/// Kafka errors as log lines, at most one every few seconds: librdkafka retries by itself,
+/// and an unreachable cluster reports itself many times a second.
+struct Quieter {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Quieter {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new() -> Quieter {
+        Quieter { last: None, suppressed: 0 }
+    }
+
+    fn warn(&mut self, error: &SourceError) {
+        if self.last.is_some_and(|last| last.elapsed() < Self::EVERY) {
+            self.suppressed += 1;
+            return;
+        }
+        warn!(%error, repeated = self.suppressed, "kafka error, librdkafka retries by itself; check ERRWATCH_KAFKA_BROKERS if it goes on");
+        self.last = Some(Instant::now());
+        self.suppressed = 0;
+    }
 }
 
 /// Lag per partition and whether a backlog is being read, reported about once a second.

@@ -25,8 +25,12 @@ use crate::source::kafka::{KafkaSink, LocalCluster, SourceError};
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 
-/// The demo's topic in the local cluster.
-pub const TOPIC: &str = "mde-client-logs";
+/// The demo's topic in the local cluster, named after the run: the local cluster starts
+/// empty each time, and a topic name ClickHouse already holds rows of would have the new
+/// run's records skipped as stored.
+fn topic() -> String {
+    format!("demo-{}", Timestamp::now().unix_millis() / 1000)
+}
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -65,11 +69,12 @@ pub fn run(
     shutdown: &AtomicBool,
     out: &mut (impl Write + Send),
 ) -> Result<(), DemoError> {
-    let cluster = LocalCluster::start(TOPIC, options.partitions)?;
+    let topic = topic();
+    let cluster = LocalCluster::start(&topic, options.partitions)?;
     let mut settings = options.pipeline.clone();
     settings.kafka.brokers = cluster.bootstrap();
-    settings.kafka.topics = vec![TOPIC.to_owned()];
-    let mut sink = KafkaSink::connect(&settings.kafka.brokers, TOPIC, &[])?;
+    settings.kafka.topics = vec![topic.clone()];
+    let mut sink = KafkaSink::connect(&settings.kafka.brokers, &topic, &[])?;
     let address = options.http_address;
     writeln!(
         out,
