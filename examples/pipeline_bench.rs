@@ -68,6 +68,9 @@ struct Args {
     /// Seconds of live traffic for the freshness measurement
     #[arg(long, default_value_t = 20)]
     freshness_seconds: u64,
+    /// Only errwatch, without the baselines and the peer (for looking into errwatch alone)
+    #[arg(long)]
+    errwatch_only: bool,
 }
 
 /// The most bytes loaded into one partition: the mock keeps about 5 MiB of each.
@@ -111,8 +114,6 @@ fn main() -> anyhow::Result<()> {
     if errors.is_empty() {
         bail!("the mix file has no error records");
     }
-    let store_settings =
-        |database: &str| Settings { url: args.url.clone(), database: database.to_owned(), user: None, password: None };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     for stream in [Stream::Errors, Stream::Mix] {
         let source = if stream == Stream::Errors { &errors } else { &mix };
@@ -131,15 +132,9 @@ fn main() -> anyhow::Result<()> {
         produce_backlog(&bootstrap, &backlog.records, partitions)?;
         eprintln!("{name}: loaded {} records in {:.1} s", backlog.records.len(), started.elapsed().as_secs_f64());
 
-        let consume_rate = raw_consume(&bootstrap, partitions, backlog.records.len())?;
-        println!("{name}.consume_records_per_second={consume_rate:.0}");
-
-        let insert_database = format!("errwatch_bench_pipeline_insert_{name}");
-        let insert_rate = runtime.block_on(raw_insert(store_settings(&insert_database), &backlog.error_rows))?;
-        println!("{name}.insert_rows_per_second={insert_rate:.0}");
-        let error_share = backlog.error_rows.len() as f64 / backlog.records.len() as f64;
-        println!("{name}.insert_records_per_second={:.0}", insert_rate / error_share.max(1e-9));
-
+        if !args.errwatch_only {
+            measure_baselines(&args, &runtime, stream, &bootstrap, partitions, &backlog)?;
+        }
         let errwatch_database = format!("errwatch_bench_pipeline_{name}");
         runtime.block_on(drop_database(&args.url, &errwatch_database))?;
         let mut errwatch = Errwatch::start(&args.errwatch, &bootstrap, &args.url, &errwatch_database)?;
@@ -172,14 +167,41 @@ fn main() -> anyhow::Result<()> {
         }
         errwatch.stop()?;
 
-        let peer_database = format!("errwatch_bench_pipeline_peer_{name}");
-        let (peer_rate, peer_errors) =
-            runtime.block_on(peer(&args.url, &peer_database, &bootstrap, backlog.records.len() as u64))?;
-        println!("{name}.peer_records_per_second={peer_rate:.0}");
-        println!("{name}.peer_error_rows={peer_errors}");
+        if !args.errwatch_only {
+            let peer_database = format!("errwatch_bench_pipeline_peer_{name}");
+            let (peer_rate, peer_errors) =
+                runtime.block_on(peer(&args.url, &peer_database, &bootstrap, backlog.records.len() as u64))?;
+            println!("{name}.peer_records_per_second={peer_rate:.0}");
+            println!("{name}.peer_error_rows={peer_errors}");
+        }
         println!("{name}.errwatch_error_rows={}", backlog.error_rows.len());
         drop(cluster);
     }
+    Ok(())
+}
+
+/// (a) and (b): what consuming alone and inserting alone achieve on this backlog.
+fn measure_baselines(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    stream: Stream,
+    bootstrap: &str,
+    partitions: i32,
+    backlog: &Backlog,
+) -> anyhow::Result<()> {
+    let name = stream.name();
+    let consume_rate = raw_consume(bootstrap, partitions, backlog.records.len())?;
+    println!("{name}.consume_records_per_second={consume_rate:.0}");
+
+    let insert_database = format!("errwatch_bench_pipeline_insert_{name}");
+    let insert_rate = runtime.block_on(raw_insert(
+        Settings { url: args.url.clone(), database: insert_database, user: None, password: None },
+        &backlog.error_rows,
+    ))?;
+    println!("{name}.insert_rows_per_second={insert_rate:.0}");
+    let error_share = backlog.error_rows.len() as f64 / backlog.records.len() as f64;
+    println!("{name}.insert_records_per_second={:.0}", insert_rate / error_share.max(1e-9));
+
     Ok(())
 }
 

@@ -82,8 +82,9 @@ enum Item {
 
 /// The consumer's side of the queue, shared with the rebalance callbacks.
 struct Feeder {
-    items: async_mpsc::Sender<Item>,
-    /// Items that did not fit in the queue, in order; bounded by what Kafka had prefetched.
+    items: async_mpsc::Sender<Vec<Item>>,
+    /// Items not sent yet, in order: a chunk being filled, and what did not fit in the queue
+    /// (bounded by what Kafka had prefetched).
     held: Mutex<VecDeque<Item>>,
     /// Per partition, the last record read that is not an error and has not been queued yet.
     /// Only the highest such position matters to the sink, so runs of ordinary records cost
@@ -100,30 +101,45 @@ struct Feeder {
 }
 
 impl Feeder {
-    /// Queues an item behind any held ones; false when the queue is full and it was held.
+    /// Adds an item behind the held ones and sends whole chunks; false when the queue is
+    /// full and items stay held.
     fn push(&self, item: Item) -> Result<bool, PipelineError> {
         let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if held.is_empty() {
-            let item = match self.items.try_send(item) {
-                Ok(()) => return Ok(true),
+        held.push_back(item);
+        if held.len() < CHUNK {
+            return Ok(true);
+        }
+        self.send(&mut held, Partial::Keep)
+    }
+
+    /// Sends held items in chunks of [`CHUNK`]: the sink wakes once per chunk rather than once
+    /// per record, which at hundreds of thousands of records a second is most of the cost.
+    /// A partial chunk goes too when asked, so that nothing waits long. False when the queue
+    /// is full and items stay held.
+    fn send(&self, held: &mut VecDeque<Item>, partial: Partial) -> Result<bool, PipelineError> {
+        while held.len() >= CHUNK || (partial == Partial::Send && !held.is_empty()) {
+            let chunk: Vec<Item> = held.drain(..held.len().min(CHUNK)).collect();
+            let chunk = match self.items.try_send(chunk) {
+                Ok(()) => continue,
                 Err(async_mpsc::error::TrySendError::Closed(_)) => return Err(PipelineError::SinkGone),
-                Err(async_mpsc::error::TrySendError::Full(item)) => item,
+                Err(async_mpsc::error::TrySendError::Full(chunk)) => chunk,
             };
             // A sink in the middle of an insert makes room within moments: waiting a little
             // keeps the partitions flowing, where pausing them would stop fetching and refill
             // librdkafka's prefetch from scratch each time, at every batch when ClickHouse is
             // the slower side. Polling resumes within the wait, so the group never misses us.
-            return match self.runtime.block_on(self.items.send_timeout(item, QUEUE_FULL_WAIT)) {
-                Ok(()) => Ok(true),
-                Err(async_mpsc::error::SendTimeoutError::Closed(_)) => Err(PipelineError::SinkGone),
-                Err(async_mpsc::error::SendTimeoutError::Timeout(item)) => {
-                    held.push_back(item);
-                    Ok(false)
+            match self.runtime.block_on(self.items.send_timeout(chunk, QUEUE_FULL_WAIT)) {
+                Ok(()) => {}
+                Err(async_mpsc::error::SendTimeoutError::Closed(_)) => return Err(PipelineError::SinkGone),
+                Err(async_mpsc::error::SendTimeoutError::Timeout(chunk)) => {
+                    for item in chunk.into_iter().rev() {
+                        held.push_front(item);
+                    }
+                    return Ok(false);
                 }
-            };
+            }
         }
-        held.push_back(item);
-        Self::drain(&self.items, &mut held)
+        Ok(true)
     }
 
     /// Queues a record: an ordinary one is only remembered; a row goes after what its
@@ -171,24 +187,18 @@ impl Feeder {
         Ok(flowing)
     }
 
-    /// Moves held items into the queue; false while some are still held.
-    fn drain_held(&self) -> Result<bool, PipelineError> {
+    /// Sends what is held, a partial chunk too when `partial` says so; false while the queue
+    /// is full.
+    fn drain_held(&self, partial: Partial) -> Result<bool, PipelineError> {
         let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Self::drain(&self.items, &mut held)
-    }
-
-    fn drain(items: &async_mpsc::Sender<Item>, held: &mut VecDeque<Item>) -> Result<bool, PipelineError> {
-        while let Some(item) = held.pop_front() {
-            match items.try_send(item) {
-                Ok(()) => {}
-                Err(async_mpsc::error::TrySendError::Full(item)) => {
-                    held.push_front(item);
-                    return Ok(false);
-                }
-                Err(async_mpsc::error::TrySendError::Closed(_)) => return Err(PipelineError::SinkGone),
-            }
+        if held.is_empty() || (partial == Partial::Keep && held.len() < CHUNK) {
+            return Ok(true);
         }
-        Ok(true)
+        // While the queue is full, trying costs nothing; waiting is for `push`.
+        if self.items.capacity() == 0 {
+            return Ok(false);
+        }
+        self.send(&mut held, partial)
     }
 
     /// Hands over everything held, waits until the sink stored it all, and returns every
@@ -202,10 +212,12 @@ impl Feeder {
             .runtime
             .block_on(async {
                 tokio::time::timeout(self.shutdown_timeout, async {
-                    for item in held {
-                        self.items.send(item).await.map_err(|_| PipelineError::SinkGone)?;
+                    let mut held = held.into_iter().peekable();
+                    while held.peek().is_some() {
+                        let chunk: Vec<Item> = held.by_ref().take(CHUNK).collect();
+                        self.items.send(chunk).await.map_err(|_| PipelineError::SinkGone)?;
                     }
-                    self.items.send(Item::Flush(reply)).await.map_err(|_| PipelineError::SinkGone)?;
+                    self.items.send(vec![Item::Flush(reply)]).await.map_err(|_| PipelineError::SinkGone)?;
                     answer.await.map_err(|_| PipelineError::SinkGone)
                 })
                 .await
@@ -280,8 +292,18 @@ impl Rebalancing for Feeder {
     }
 }
 
-/// How often ordinary records read are handed to the sink, at least.
-const SEEN_EVERY: Duration = Duration::from_millis(200);
+/// Items per message to the sink.
+const CHUNK: usize = 1024;
+
+/// Whether a chunk that is not full is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Partial {
+    Keep,
+    Send,
+}
+
+/// How often what was read is handed to the sink, at least.
+const HAND_OVER_EVERY: Duration = Duration::from_millis(100);
 
 /// How long the consumer waits for room in a full queue before it pauses its partitions.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(250);
@@ -301,7 +323,7 @@ pub fn run(
     metrics: &Arc<Metrics>,
     shutdown: &AtomicBool,
 ) -> Result<(), PipelineError> {
-    let (items, items_received) = async_mpsc::channel(settings.queue_capacity.max(1));
+    let (items, items_received) = async_mpsc::channel(settings.queue_capacity.div_ceil(CHUNK).max(1));
     let (acks_sender, acks) = mpsc::channel();
     let sink = Sink::new(store.clone(), settings.sink).with_metrics(metrics.clone());
     let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender));
@@ -338,7 +360,7 @@ fn consume(
     info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
     let mut paused = false;
     let mut lag_report = LagReport::new();
-    let mut seen_queued = Instant::now();
+    let mut handed_over = Instant::now();
     let mut kafka_warnings = Quieter::new();
     while !shutdown.load(Ordering::Relaxed) {
         lag_report.tick(&source, metrics);
@@ -347,7 +369,14 @@ fn consume(
             return Ok(());
         }
         source.store_offsets(&feeder.take_acks());
-        let flowing = feeder.drain_held()?;
+        // What was read is handed over at least every so often, also when no chunk fills up
+        // and no error comes along to carry the ordinary records before it.
+        let hand_over = handed_over.elapsed() >= HAND_OVER_EVERY;
+        if hand_over {
+            feeder.queue_seen()?;
+            handed_over = Instant::now();
+        }
+        let flowing = feeder.drain_held(if hand_over { Partial::Send } else { Partial::Keep })?;
         if flowing == paused {
             if flowing {
                 source.resume();
@@ -358,15 +387,10 @@ fn consume(
             }
             paused = !flowing;
         }
-        // Ordinary records are acknowledged at least every few hundred milliseconds, also
-        // when no error comes along to carry them.
-        if seen_queued.elapsed() >= SEEN_EVERY {
-            feeder.queue_seen()?;
-            seen_queued = Instant::now();
-        }
         match source.poll(Duration::from_millis(100)) {
             None => {
                 feeder.queue_seen()?;
+                feeder.drain_held(Partial::Send)?;
             }
             Some(Err(error)) => kafka_warnings.warn(&error),
             Some(Ok(record)) => {
@@ -479,25 +503,28 @@ fn to_item(record: &KafkaRecord<'_>, settings: &PipelineSettings, metrics: &Metr
 
 async fn sink_loop(
     mut sink: Sink,
-    mut items: async_mpsc::Receiver<Item>,
+    mut items: async_mpsc::Receiver<Vec<Item>>,
     acks: mpsc::Sender<StoredPositions>,
 ) -> Result<(), StoreError> {
     loop {
         let wait = sink.time_until_due();
         tokio::select! {
-            item = items.recv() => match item {
-                Some(Item::Error(row, position)) => sink.add_error(*row, &position),
-                Some(Item::Quarantine(row, position)) => sink.add_quarantine(*row, &position),
-                Some(Item::Seen(position)) => sink.saw(&position),
-                Some(Item::Flush(reply)) => {
-                    let stored = sink.flush().await?;
-                    let _ = reply.send(stored);
-                    continue;
-                }
-                None => {
+            chunk = items.recv() => {
+                let Some(chunk) = chunk else {
                     let stored = sink.flush().await?;
                     let _ = acks.send(stored);
                     return Ok(());
+                };
+                for item in chunk {
+                    match item {
+                        Item::Error(row, position) => sink.add_error(*row, &position),
+                        Item::Quarantine(row, position) => sink.add_quarantine(*row, &position),
+                        Item::Seen(position) => sink.saw(&position),
+                        Item::Flush(reply) => {
+                            let stored = sink.flush().await?;
+                            let _ = reply.send(stored);
+                        }
+                    }
                 }
             },
             () = tokio::time::sleep(wait) => {}
