@@ -992,16 +992,3 @@ pub fn reason_phrase(status: u16) -> &'static str {
         _ => "Error",
     }
 }
-
-/// The code `errwatch classify` gives a record that has a status and no body.
-pub fn code_of_status(status: u16) -> Option<&'static str> {
-    match status {
-        400 => Some("BadRequest"),
-        401 => Some("Unauthorized"),
-        403 => Some("Forbidden"),
-        404 => Some("NotFound"),
-        429 => Some("TooManyRequests"),
-        500 => Some("InternalServerError"),
-        _ => None,
-    }
-}

@@ -607,7 +607,7 @@ fn expected_error(failure: &Failure, written: &Written) -> ExpectedError {
         };
         (family, Some(failure.template.code), id)
     } else {
-        (Family::StatusOnly, catalog::code_of_status(status), None)
+        (Family::StatusOnly, crate::codes::code_for_status(status), None)
     };
     ExpectedError {
         family,

@@ -88,3 +88,39 @@ where
         .await
         .unwrap_or_else(|error| panic!("{sql}: {error}"))
 }
+
+/// Runs a Python `script` that uses chdb (current ClickHouse, in process) with `input` on its
+/// standard input, and returns what it printed.
+pub fn run_chdb(script: &str, input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "chdb failed (is chdb-core installed?): {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Migrates the database, inserts `rows`, and waits until the per-minute roll-up (filled by a
+/// materialized view, a moment after the insert) holds every one of them.
+pub fn store_rows(database: &TestDatabase, rows: &[errwatch::store::ErrorRow]) {
+    runtime().block_on(async {
+        let store = database.migrated().await;
+        store.insert(rows).await.unwrap();
+    });
+    let settings = database.settings();
+    crate::process::wait_until("the roll-up to hold every row", std::time::Duration::from_secs(60), || {
+        runtime().block_on(scalar::<u64>(&settings, "SELECT sum(events) FROM api_errors_per_minute"))
+            == rows.len() as u64
+    });
+}

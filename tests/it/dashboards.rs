@@ -3,7 +3,6 @@
 //! the test server (ClickHouse 18.16) and on current ClickHouse (chdb); every metric the
 //! overview dashboard plots is one errwatch exports; every file docker-compose.yml mounts exists.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use errwatch::store::MIGRATIONS;
@@ -279,21 +278,7 @@ print(json.dumps(answers))
 "#;
     let sqls: Vec<&str> = queries.iter().map(|(_, sql)| sql.as_str()).collect();
     let input = serde_json::json!({"statements": statements, "rows": ROWS, "queries": sqls}).to_string();
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "chdb failed (is chdb-core installed?): {}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::clickhouse::run_chdb(script, &input);
     let results: Vec<Value> = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
     assert_eq!(results.len(), queries.len());
     let answers: Answers = queries

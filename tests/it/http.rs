@@ -27,16 +27,7 @@ pub(crate) fn store_corpus(database: &TestDatabase) -> Vec<CorrelationId> {
         }
     }
     assert!(rows.len() >= 20, "the corpus has errors: {}", rows.len());
-    let settings = database.settings();
-    runtime().block_on(async {
-        let store = database.migrated().await;
-        store.insert(&rows).await.unwrap();
-    });
-    // The roll-up is filled by a materialized view; wait until it holds every row.
-    wait_until("the roll-up to hold every row", DEADLINE, || {
-        runtime().block_on(scalar::<u64>(&settings, "SELECT sum(events) FROM api_errors_per_minute"))
-            == rows.len() as u64
-    });
+    crate::clickhouse::store_rows(database, &rows);
     rows.iter().filter_map(|row| CorrelationId::parse(&row.correlation_id)).collect()
 }
 

@@ -18,12 +18,11 @@ use errwatch::timestamp::Timestamp;
 use errwatch::{classify, ApiError, Classification, Limits};
 use serde_json::Value;
 
-use crate::clickhouse::{runtime, scalar, TestDatabase};
-use crate::process::{wait_until, Errwatch};
+use crate::clickhouse::TestDatabase;
+use crate::process::Errwatch;
 
 const CORPUS: &str = include_str!("../data/records.jsonl");
 const CHROMIUM: &str = "/usr/bin/chromium";
-const DEADLINE: Duration = Duration::from_secs(60);
 /// The script's own waits time out well before this; it only stops a browser that hangs.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(180);
 
@@ -83,16 +82,7 @@ fn store_errors(database: &TestDatabase) -> Vec<ErrorRow> {
 
     let incident = rows.iter().filter(|row| row.correlation_id == INCIDENT_ID).count();
     assert_eq!(incident, INCIDENT.len(), "the corpus does not use the incident's id");
-    let settings = database.settings();
-    runtime().block_on(async {
-        let store = database.migrated().await;
-        store.insert(&rows).await.unwrap();
-    });
-    // The chart reads the roll-up, filled by a materialized view; wait until it holds every row.
-    wait_until("the roll-up to hold every row", DEADLINE, || {
-        runtime().block_on(scalar::<u64>(&settings, "SELECT sum(events) FROM api_errors_per_minute"))
-            == rows.len() as u64
-    });
+    crate::clickhouse::store_rows(database, &rows);
     rows
 }
 

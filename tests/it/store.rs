@@ -352,21 +352,7 @@ print(s.query("SELECT sum(events) FROM api_errors_per_minute", "CSV").bytes().de
 print(s.query(work["retention"], "CSV").bytes().decode().strip().replace("\n", ";"))
 "#;
     let input = serde_json::json!({"statements": statements, "retention": retention}).to_string();
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "chdb failed (is chdb-core installed?): {}{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::clickhouse::run_chdb(script, &input);
     let lines: Vec<&str> = stdout.lines().collect();
     let major: u32 = lines[0].trim_matches('"').split('.').next().unwrap().parse().unwrap();
     assert!(major >= 24, "chdb runs a current ClickHouse, not {}", lines[0]);
