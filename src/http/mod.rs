@@ -306,7 +306,7 @@ impl From<StoreError> for Problem {
             StoreError::Unreachable { .. } | StoreError::Transient { .. } => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", error.to_string())
             }
-            StoreError::Rejected { .. } => {
+            StoreError::Rejected { .. } | StoreError::Settings(_) => {
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", error.to_string())
             }
         }

@@ -57,6 +57,9 @@ pub enum StoreError {
     /// cannot help.
     #[error("ClickHouse rejected the request{}: {message}", code.map(|c| format!(" (code {c})")).unwrap_or_default())]
     Rejected { code: Option<u32>, message: String },
+    /// The settings cannot work, before anything is asked of the server.
+    #[error("{0}")]
+    Settings(String),
 }
 
 impl StoreError {
@@ -68,7 +71,7 @@ impl StoreError {
         match self {
             StoreError::Unreachable { .. } => InsertFailure::Unreachable,
             StoreError::Transient { .. } => InsertFailure::Transient,
-            StoreError::Rejected { .. } => InsertFailure::Rejected,
+            StoreError::Rejected { .. } | StoreError::Settings(_) => InsertFailure::Rejected,
         }
     }
 
@@ -194,10 +197,17 @@ pub fn is_plain_name(name: &str) -> bool {
 impl Store {
     pub fn new(settings: Settings) -> Result<Store, StoreError> {
         if !is_plain_name(&settings.database) {
-            return Err(StoreError::Rejected {
-                code: None,
-                message: format!("database name {:?} must be letters, digits and underscores", settings.database),
-            });
+            return Err(StoreError::Settings(format!(
+                "the database name {:?} must be letters, digits and underscores (ERRWATCH_CLICKHOUSE_DATABASE)",
+                settings.database
+            )));
+        }
+        if !(settings.url.starts_with("http://") || settings.url.starts_with("https://")) {
+            return Err(StoreError::Settings(format!(
+                "the ClickHouse URL {:?} must start with http:// or https://, as in http://127.0.0.1:8123 \
+                 (ERRWATCH_CLICKHOUSE_URL)",
+                settings.url
+            )));
         }
         let mut server = Client::default().with_url(&settings.url).with_validation(false);
         if let Some(user) = &settings.user {
