@@ -19,6 +19,13 @@
 #    (p50, p99). For diagnosis it also times the same statement with PREWHERE in place of WHERE,
 #    reads what the server logged for both, and repeats both after OPTIMIZE ... FINAL.
 #
+#   scripts/bench-storage.sh lookup-db
+#
+# builds only the step-3 database (errwatch_bench_lookup, 10,000,000 events) and leaves it in
+# place for other benchmarks (scripts/bench-http.sh): the step-1 rows are inserted once, nothing
+# is timed or compared, and the ingest step is skipped. The database is dropped only if the
+# script fails.
+#
 # Uses the databases errwatch_bench_insert, errwatch_bench_ingest and errwatch_bench_lookup,
 # dropped before and after; temporary files (under 2 GB) go to a directory under
 # ${TMPDIR:-/tmp} that is removed at the end; the lookup database takes about 2 GB in ClickHouse
@@ -29,14 +36,26 @@
 #   ERRWATCH_BENCH_INSERT_ROWS    rows of the insert benchmark (default 1000000)
 #   ERRWATCH_BENCH_LOOKUP_IDS     ids timed per lookup run     (default 1000)
 #   ERRWATCH_CLICKHOUSE_TCP_PORT  the server's native port     (default 19000)
+#   ERRWATCH_CLICKHOUSE_HOME, ERRWATCH_CLICKHOUSE_HTTP_PORT: passed on to scripts/clickhouse.sh,
+#   which with the TCP port above selects another private server (bench-http.sh's, say)
 set -euo pipefail
 export LC_ALL=C
+
+case ${1:-all} in
+all | lookup-db) mode=${1:-all} ;;
+*)
+    echo "usage: $0 [lookup-db]" >&2
+    exit 2
+    ;;
+esac
 
 ingest_lines=${ERRWATCH_BENCH_INGEST_LINES:-9000000}
 insert_rows=${ERRWATCH_BENCH_INSERT_ROWS:-1000000}
 lookup_ids=${ERRWATCH_BENCH_LOOKUP_IDS:-1000}
 batch_rows=50000
 insert_runs=3
+# Building the lookup database needs the step-1 rows once, not a timed best of three.
+[[ $mode == all ]] || insert_runs=1
 ingest_runs=2
 lookup_copies=10
 
@@ -68,9 +87,12 @@ tcp_port=${ERRWATCH_CLICKHOUSE_TCP_PORT:-19000}
 ch() { clickhouse-client --host 127.0.0.1 --port "$tcp_port" "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/errwatch-bench-storage.XXXXXX")
+# Set once the lookup-db mode has built its database, which then outlives the script.
+keep_lookup=0
 drop_databases() {
     local db
     for db in "$db_insert" "$db_ingest" "$db_lookup"; do
+        [[ $db == "$db_lookup" && $keep_lookup == 1 ]] && continue
         ch --query "DROP DATABASE IF EXISTS $db" || echo "could not drop $db" >&2
     done
 }
@@ -95,6 +117,36 @@ database_bytes() {
 
 parts_of() {
     ch --query "SELECT count() FROM system.parts WHERE database = '$1' AND table = '$2' AND active"
+}
+
+# Step 3's database: $lookup_copies copies of the $rows rows of $db_insert, each with new
+# correlation ids and its dates moved back by one more day. Sets lookup_events, lookup_days,
+# lookup_parts, lookup_db_bytes and load_seconds.
+load_lookup_database() {
+    local copy start wait
+    section "3. lookup: loading $lookup_copies copies of the $rows rows"
+    ERRWATCH_LOG=warn ERRWATCH_CLICKHOUSE_URL="$url" ERRWATCH_CLICKHOUSE_DATABASE="$db_lookup" "$errwatch_bin" migrate
+    start=$EPOCHREALTIME
+    for ((copy = 0; copy < lookup_copies; copy++)); do
+        ch --query "INSERT INTO $db_lookup.api_errors SELECT
+                event_date - $copy, event_time - $((copy * 86400)), event_millis, ingest_time,
+                toString(generateUUIDv4()), code, raw_code, http_status, category, retryable, retry,
+                retry_after_seconds, message, family, inner_codes, service, method, host, api, tenant_id,
+                source, source_partition, source_offset + $((copy * 100000000)), raw, raw_truncated
+            FROM $db_insert.api_errors"
+    done
+    load_seconds=$(seconds_since "$start")
+    # Let the merges the load started finish, so that the part count is settled (2 minutes at most).
+    for ((wait = 0; wait < 120; wait++)); do
+        [[ $(ch --query "SELECT count() FROM system.merges WHERE database = '$db_lookup'") == 0 ]] && break
+        sleep 1
+    done
+    lookup_events=$(ch --query "SELECT count() FROM $db_lookup.api_errors_by_correlation")
+    lookup_days=$(ch --query "SELECT uniqExact(event_date) FROM $db_lookup.api_errors_by_correlation")
+    lookup_parts=$(parts_of "$db_lookup" api_errors_by_correlation)
+    lookup_db_bytes=$(database_bytes "$db_lookup")
+    echo "loaded in ${load_seconds}s (+${wait}s for merges): $lookup_events events in api_errors_by_correlation," \
+        "$lookup_days days, $lookup_parts active parts; database $(mib "$lookup_db_bytes") on disk"
 }
 
 started_all=$EPOCHREALTIME
@@ -135,6 +187,16 @@ rows=$(value_of rows "$work/insert.txt")
 errwatch_insert_seconds=$(value_of best_seconds "$work/insert.txt")
 errwatch_insert_rate=$(value_of best_rows_per_second "$work/insert.txt")
 rm -f "$errors"
+
+if [[ $mode == lookup-db ]]; then
+    rm -f "$mix"
+    load_lookup_database
+    keep_lookup=1
+    section "summary (took $(seconds_since "$started_all")s)"
+    echo "database=$db_lookup events=$lookup_events days=$lookup_days parts=$lookup_parts bytes=$lookup_db_bytes"
+    exit 0
+fi
+
 errwatch_hash=$(ch --query "SELECT groupBitXor(cityHash64(*)) FROM $db_insert.api_errors")
 
 rows_bin="$work/rows.bin"
@@ -216,29 +278,7 @@ rm -f "$mix"
 echo "deleted $mix"
 
 # ---------------------------------------------------------------------------------------------
-section "3. lookup: loading $lookup_copies copies of the $rows rows"
-ERRWATCH_LOG=warn ERRWATCH_CLICKHOUSE_URL="$url" ERRWATCH_CLICKHOUSE_DATABASE="$db_lookup" "$errwatch_bin" migrate
-start=$EPOCHREALTIME
-for ((copy = 0; copy < lookup_copies; copy++)); do
-    ch --query "INSERT INTO $db_lookup.api_errors SELECT
-            event_date - $copy, event_time - $((copy * 86400)), event_millis, ingest_time,
-            toString(generateUUIDv4()), code, raw_code, http_status, category, retryable, retry,
-            retry_after_seconds, message, family, inner_codes, service, method, host, api, tenant_id,
-            source, source_partition, source_offset + $((copy * 100000000)), raw, raw_truncated
-        FROM $db_insert.api_errors"
-done
-load_seconds=$(seconds_since "$start")
-# Let the merges the load started finish, so that the part count is settled (2 minutes at most).
-for ((wait = 0; wait < 120; wait++)); do
-    [[ $(ch --query "SELECT count() FROM system.merges WHERE database = '$db_lookup'") == 0 ]] && break
-    sleep 1
-done
-lookup_events=$(ch --query "SELECT count() FROM $db_lookup.api_errors_by_correlation")
-lookup_days=$(ch --query "SELECT uniqExact(event_date) FROM $db_lookup.api_errors_by_correlation")
-lookup_parts=$(parts_of "$db_lookup" api_errors_by_correlation)
-lookup_db_bytes=$(database_bytes "$db_lookup")
-echo "loaded in ${load_seconds}s (+${wait}s for merges): $lookup_events events in api_errors_by_correlation," \
-    "$lookup_days days, $lookup_parts active parts; database $(mib "$lookup_db_bytes") on disk"
+load_lookup_database
 
 # What the server reads for one lookup, WHERE (errwatch's statement) against PREWHERE, from
 # system.query_log, over 20 ids.
