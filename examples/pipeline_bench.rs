@@ -71,6 +71,9 @@ struct Args {
     /// Only errwatch, without the baselines and the peer (for looking into errwatch alone)
     #[arg(long)]
     errwatch_only: bool,
+    /// Copies errwatch's log to standard error as it comes
+    #[arg(long)]
+    show_errwatch_log: bool,
 }
 
 /// The most bytes loaded into one partition: the mock keeps about 5 MiB of each.
@@ -137,7 +140,8 @@ fn main() -> anyhow::Result<()> {
         }
         let errwatch_database = format!("errwatch_bench_pipeline_{name}");
         runtime.block_on(drop_database(&args.url, &errwatch_database))?;
-        let mut errwatch = Errwatch::start(&args.errwatch, &bootstrap, &args.url, &errwatch_database)?;
+        let mut errwatch =
+            Errwatch::start(&args.errwatch, &bootstrap, &args.url, &errwatch_database, args.show_errwatch_log)?;
         errwatch.wait_for_log("partition assigned", partitions as usize, Duration::from_secs(120))?;
         let progress = runtime.block_on(watch_progress(
             &args.url,
@@ -492,7 +496,7 @@ struct Errwatch {
 }
 
 impl Errwatch {
-    fn start(binary: &PathBuf, bootstrap: &str, url: &str, database: &str) -> anyhow::Result<Errwatch> {
+    fn start(binary: &PathBuf, bootstrap: &str, url: &str, database: &str, show_log: bool) -> anyhow::Result<Errwatch> {
         let mut child = Command::new(binary)
             .arg("run")
             .env("ERRWATCH_KAFKA_BROKERS", bootstrap)
@@ -511,6 +515,9 @@ impl Errwatch {
         let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if show_log {
+                    eprintln!("errwatch: {line}");
+                }
                 if let Ok(mut lines) = lines.lock() {
                     lines.push(line);
                 }

@@ -54,8 +54,9 @@ pub struct PipelineSettings {
 }
 
 impl PipelineSettings {
-    /// Rows queued for the sink, at most: one batch in the queue while one is inserted.
-    pub const DEFAULT_QUEUE_CAPACITY: usize = 50_000;
+    /// Items queued for the sink, at most. The sink takes items while it inserts, so the
+    /// queue only absorbs the moments it is busy otherwise.
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +141,22 @@ impl Feeder {
             }
         }
         Ok(true)
+    }
+
+    /// Remembers an ordinary record, as [`Feeder::read`] does with [`Item::Seen`], without
+    /// building a position for each: most records are ordinary, and most follow one of
+    /// the same topic and partition.
+    fn read_ordinary(&self, topic: &str, partition: i32, offset: u64) -> Result<bool, PipelineError> {
+        {
+            let mut unsent = self.unsent_seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(earlier) = unsent.get_mut(&partition) {
+                if earlier.source == topic {
+                    earlier.offset = offset;
+                    return Ok(true);
+                }
+            }
+        }
+        self.read(Item::Seen(Position { source: topic.to_owned(), partition, offset }))
     }
 
     /// Queues a record: an ordinary one is only remembered; a row goes after what its
@@ -295,6 +312,9 @@ impl Rebalancing for Feeder {
 /// Items per message to the sink.
 const CHUNK: usize = 1024;
 
+/// Records read between two rounds of the consumer's other duties, at most.
+const RECORDS_PER_RUN: usize = 512;
+
 /// Whether a chunk that is not full is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Partial {
@@ -387,23 +407,28 @@ fn consume(
             }
             paused = !flowing;
         }
-        match source.poll(Duration::from_millis(100)) {
-            None => {
-                feeder.queue_seen()?;
-                feeder.drain_held(Partial::Send)?;
-            }
-            Some(Err(error)) => kafka_warnings.warn(&error),
-            Some(Ok(record)) => {
-                lag_report.read(record.timestamp_millis());
-                let item = match to_item(&record, settings, metrics) {
-                    Item::Error(_, position) if feeder.stored(&position, Watermarks::has_error) => Item::Seen(position),
-                    Item::Quarantine(_, position) if feeder.stored(&position, Watermarks::has_quarantined) => {
-                        Item::Seen(position)
+        // Records are read in runs: the checks above cost little once per run, but add up
+        // at hundreds of thousands of records a second.
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..RECORDS_PER_RUN {
+            match source.poll(wait) {
+                None => {
+                    feeder.queue_seen()?;
+                    feeder.drain_held(Partial::Send)?;
+                    break;
+                }
+                Some(Err(error)) => {
+                    kafka_warnings.warn(&error);
+                    break;
+                }
+                Some(Ok(record)) => {
+                    lag_report.read(record.timestamp_millis());
+                    if !feed(feeder, &record, settings, metrics)? {
+                        break;
                     }
-                    item => item,
-                };
-                feeder.read(item)?;
+                }
             }
+            wait = Duration::ZERO;
         }
     }
     info!("shutting down: flushing what was read");
@@ -477,41 +502,69 @@ impl LagReport {
     }
 }
 
-fn to_item(record: &KafkaRecord<'_>, settings: &PipelineSettings, metrics: &Metrics) -> Item {
-    let position = Position {
-        source: record.topic().to_owned(),
-        partition: record.partition(),
-        offset: u64::try_from(record.offset()).unwrap_or_default(),
-    };
-    let now = Timestamp::now();
+/// Classifies a record and hands it to the feeder; false when the queue is full.
+fn feed(
+    feeder: &Feeder,
+    record: &KafkaRecord<'_>,
+    settings: &PipelineSettings,
+    metrics: &Metrics,
+) -> Result<bool, PipelineError> {
+    let offset = u64::try_from(record.offset()).unwrap_or_default();
     let payload = record.payload();
     let classification = classify(payload, &settings.limits);
     metrics.observe(&classification);
-    match classification {
+    let position = || Position { source: record.topic().to_owned(), partition: record.partition(), offset };
+    let item = match classification {
+        Classification::NotAnError { .. } => return feeder.read_ordinary(record.topic(), record.partition(), offset),
         Classification::ApiError(error) => {
-            let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
-            let text = std::str::from_utf8(payload).unwrap_or_default();
-            Item::Error(Box::new(ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap)), position)
+            let position = position();
+            if feeder.stored(&position, Watermarks::has_error) {
+                Item::Seen(position)
+            } else {
+                let now = Timestamp::now();
+                let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
+                let text = std::str::from_utf8(payload).unwrap_or_default();
+                let row = ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap);
+                Item::Error(Box::new(row), position)
+            }
         }
-        Classification::Unreadable(reason) => Item::Quarantine(
-            Box::new(QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap)),
-            position,
-        ),
-        Classification::NotAnError { .. } => Item::Seen(position),
-    }
+        Classification::Unreadable(reason) => {
+            let position = position();
+            if feeder.stored(&position, Watermarks::has_quarantined) {
+                Item::Seen(position)
+            } else {
+                let now = Timestamp::now();
+                let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);
+                Item::Quarantine(Box::new(row), position)
+            }
+        }
+    };
+    feeder.read(item)
 }
 
+/// A batch being stored while the next one fills.
+type Storing = std::pin::Pin<Box<dyn std::future::Future<Output = Result<StoredPositions, StoreError>> + Send>>;
+
+/// Receives items into a batch and stores full or old batches, one at a time, while the next
+/// batch fills: the consumer keeps reading during an insert, up to one batch ahead. Positions
+/// are reported in the order their batches were stored, so none is reported before an
+/// earlier batch is in ClickHouse.
 async fn sink_loop(
     mut sink: Sink,
     mut items: async_mpsc::Receiver<Vec<Item>>,
     acks: mpsc::Sender<StoredPositions>,
 ) -> Result<(), StoreError> {
+    let mut storing: Option<Storing> = None;
     loop {
         let wait = sink.time_until_due();
+        // With a batch in ClickHouse and the next one full, the queue fills up and the
+        // consumer pauses: memory stays at two batches and the queue.
+        let room = storing.is_none() || !sink.is_full();
         tokio::select! {
-            chunk = items.recv() => {
+            chunk = items.recv(), if room => {
                 let Some(chunk) = chunk else {
-                    let stored = sink.flush().await?;
+                    let mut stored = finish(storing.take()).await?;
+                    merge(&mut stored, sink.flush().await?);
                     let _ = acks.send(stored);
                     return Ok(());
                 };
@@ -521,19 +574,38 @@ async fn sink_loop(
                         Item::Quarantine(row, position) => sink.add_quarantine(*row, &position),
                         Item::Seen(position) => sink.saw(&position),
                         Item::Flush(reply) => {
-                            let stored = sink.flush().await?;
+                            let mut stored = finish(storing.take()).await?;
+                            merge(&mut stored, sink.flush().await?);
                             let _ = reply.send(stored);
                         }
                     }
                 }
             },
-            () = tokio::time::sleep(wait) => {}
+            // Polled in place: dropping the future would abandon the insert half way.
+            stored = async {
+                match storing.as_mut() {
+                    Some(storing) => storing.await,
+                    None => std::future::pending().await,
+                }
+            }, if storing.is_some() => {
+                storing = None;
+                let stored = stored?;
+                if !stored.is_empty() {
+                    let _ = acks.send(stored);
+                }
+            },
+            () = tokio::time::sleep(wait), if storing.is_none() => {}
         }
-        if sink.is_due() {
-            let stored = sink.flush().await?;
-            if !stored.is_empty() {
-                let _ = acks.send(stored);
-            }
+        if storing.is_none() && sink.is_due() {
+            storing = Some(Box::pin(sink.take_batch().store()));
         }
+    }
+}
+
+/// Waits for the batch being stored, if any.
+async fn finish(storing: Option<Storing>) -> Result<StoredPositions, StoreError> {
+    match storing {
+        Some(storing) => storing.await,
+        None => Ok(BTreeMap::new()),
     }
 }

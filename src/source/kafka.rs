@@ -245,6 +245,7 @@ impl KafkaSource {
             .set("auto.commit.interval.ms", "1000")
             // Prefetch is bounded: memory stays flat when the sink falls behind.
             .set("queued.max.messages.kbytes", "16384")
+            .set("fetch.queue.backoff.ms", "20")
             .set("enable.partition.eof", "false")
             // Statistics carry each partition's end offset: the lag metric comes from them.
             .set("statistics.interval.ms", "1000");

@@ -18,7 +18,7 @@ use clickhouse::{Client, Compression};
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
 pub use rows::{ErrorRow, Position, QuarantineRow, StoredEvent, DEFAULT_RAW_CAP};
-pub use sink::{Sink, SinkSettings, StoredPositions};
+pub use sink::{Batch, Sink, SinkSettings, StoredPositions};
 
 use crate::guid::CorrelationId;
 use crate::metrics::InsertFailure;

@@ -102,7 +102,26 @@ impl ErrorRow {
     }
 
     pub fn approximate_size(&self) -> usize {
-        128 + self.raw.len() + self.message.len() + self.inner_codes.iter().map(String::len).sum::<usize>()
+        let strings = [
+            &self.correlation_id,
+            &self.code,
+            &self.raw_code,
+            &self.category,
+            &self.retry,
+            &self.message,
+            &self.family,
+            &self.service,
+            &self.method,
+            &self.host,
+            &self.api,
+            &self.tenant_id,
+            &self.source,
+            &self.raw,
+        ];
+        size_of::<Self>()
+            + strings.iter().map(|string| allocation(string.capacity())).sum::<usize>()
+            + allocation(self.inner_codes.capacity() * size_of::<String>())
+            + self.inner_codes.iter().map(|code| allocation(code.capacity())).sum::<usize>()
     }
 }
 
@@ -148,7 +167,22 @@ impl QuarantineRow {
     }
 
     pub fn approximate_size(&self) -> usize {
-        96 + self.raw.len() + self.detail.len()
+        size_of::<Self>()
+            + [self.reason.capacity(), self.detail.capacity(), self.source.capacity(), self.raw.capacity()]
+                .into_iter()
+                .map(allocation)
+                .sum::<usize>()
+    }
+}
+
+/// The memory an allocation of `bytes` takes: rows are counted as they weigh in memory, with
+/// the allocator's rounding and header, so that a batch's byte limit bounds the process's
+/// memory and not only the text it holds.
+fn allocation(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes.next_multiple_of(16) + 16
     }
 }
 

@@ -22,6 +22,7 @@ use crate::timestamp::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SinkSettings {
     pub max_rows: usize,
+    /// Memory the batch's rows take, at most (see `ErrorRow::approximate_size`).
     pub max_bytes: usize,
     pub max_delay: Duration,
     /// The first retry waits this long; each next one twice as long, up to `max_backoff`.
@@ -33,7 +34,7 @@ impl Default for SinkSettings {
     fn default() -> Self {
         SinkSettings {
             max_rows: 50_000,
-            max_bytes: 64 * 1024 * 1024,
+            max_bytes: 128 * 1024 * 1024,
             max_delay: Duration::from_secs(1),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
@@ -149,9 +150,50 @@ impl Sink {
         }
     }
 
+    /// Whether the batch is full by rows or bytes, whatever its age.
+    pub fn is_full(&self) -> bool {
+        self.rows() >= self.settings.max_rows || self.bytes >= self.settings.max_bytes
+    }
+
     /// Stores the batch and returns the positions it covers. Retries transient failures until
-    /// they pass; returns the first error that retrying cannot fix, keeping the batch.
+    /// they pass; returns the first error that retrying cannot fix, and then nothing of the
+    /// batch is acknowledged.
     pub async fn flush(&mut self) -> Result<StoredPositions, StoreError> {
+        self.take_batch().store().await
+    }
+
+    /// Takes the batch out with what storing it needs, leaving an empty one: the caller can
+    /// store it while the next batch fills.
+    pub fn take_batch(&mut self) -> Batch {
+        self.bytes = 0;
+        self.opened = None;
+        Batch {
+            store: self.store.clone(),
+            settings: self.settings,
+            jitter: Jitter(self.jitter.next()),
+            metrics: self.metrics.clone(),
+            errors: std::mem::take(&mut self.errors),
+            quarantine: std::mem::take(&mut self.quarantine),
+            seen: std::mem::take(&mut self.seen),
+        }
+    }
+}
+
+/// A batch taken out of the sink, ready to be stored.
+#[derive(Debug)]
+pub struct Batch {
+    store: Store,
+    settings: SinkSettings,
+    jitter: Jitter,
+    metrics: Arc<Metrics>,
+    errors: Pending<ErrorRow>,
+    quarantine: Pending<QuarantineRow>,
+    seen: StoredPositions,
+}
+
+impl Batch {
+    /// Stores the rows and returns the positions the batch covers; see [`Sink::flush`].
+    pub async fn store(mut self) -> Result<StoredPositions, StoreError> {
         let event_times: Vec<f64> = self.errors.rows.iter().map(ErrorRow::event_seconds).collect();
         let mut attempts = Attempts { settings: &self.settings, jitter: &mut self.jitter, metrics: &self.metrics };
         store_pending(&self.store, &mut self.errors, &mut attempts).await?;
@@ -159,9 +201,7 @@ impl Sink {
         if !self.seen.is_empty() {
             self.metrics.stored(Timestamp::now().unix_millis() as f64 / 1000.0, event_times);
         }
-        self.bytes = 0;
-        self.opened = None;
-        Ok(std::mem::take(&mut self.seen))
+        Ok(self.seen)
     }
 }
 
@@ -255,11 +295,15 @@ impl Jitter {
         Jitter(seed | 1)
     }
 
-    /// Between half and the whole of `delay`.
-    fn spread(&mut self, delay: Duration) -> Duration {
+    fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        delay.mul_f64(0.5 + (self.0 % 1000) as f64 / 2000.0)
+        self.0
+    }
+
+    /// Between half and the whole of `delay`.
+    fn spread(&mut self, delay: Duration) -> Duration {
+        delay.mul_f64(0.5 + (self.next() % 1000) as f64 / 2000.0)
     }
 }
