@@ -36,7 +36,7 @@ use crate::extract::Limits;
 use crate::metrics::Metrics;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
 use crate::store::{
-    ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
+    Encoded, ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
 };
 use crate::timestamp::Timestamp;
 
@@ -73,8 +73,8 @@ pub enum PipelineError {
 
 /// What the consumer hands to the sink.
 enum Item {
-    Error(Box<ErrorRow>, Position),
-    Quarantine(Box<QuarantineRow>, Position),
+    Error(Encoded<ErrorRow>, Position),
+    Quarantine(Encoded<QuarantineRow>, Position),
     /// A record that is not an error: acknowledged with the batch it falls in.
     Seen(Position),
     /// Store everything queued so far and answer with the positions stored.
@@ -525,7 +525,7 @@ fn feed(
                 let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
                 let text = std::str::from_utf8(payload).unwrap_or_default();
                 let row = ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap);
-                Item::Error(Box::new(row), position)
+                Item::Error(Encoded::new(&row), position)
             }
         }
         Classification::Unreadable(reason) => {
@@ -535,7 +535,7 @@ fn feed(
             } else {
                 let now = Timestamp::now();
                 let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);
-                Item::Quarantine(Box::new(row), position)
+                Item::Quarantine(Encoded::new(&row), position)
             }
         }
     };
@@ -570,8 +570,8 @@ async fn sink_loop(
                 };
                 for item in chunk {
                     match item {
-                        Item::Error(row, position) => sink.add_error(*row, &position),
-                        Item::Quarantine(row, position) => sink.add_quarantine(*row, &position),
+                        Item::Error(row, position) => sink.add_error(row, &position),
+                        Item::Quarantine(row, position) => sink.add_quarantine(row, &position),
                         Item::Seen(position) => sink.saw(&position),
                         Item::Flush(reply) => {
                             let mut stored = finish(storing.take()).await?;

@@ -13,11 +13,12 @@ mod sink;
 use std::fmt;
 use std::time::Duration;
 
+use bytes::Bytes;
 use clickhouse::{Client, Compression};
 
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
-pub use rows::{ErrorRow, Position, QuarantineRow, StoredEvent, DEFAULT_RAW_CAP};
+pub use rows::{Encoded, ErrorRow, Position, QuarantineRow, StoredEvent, Table, DEFAULT_RAW_CAP};
 pub use sink::{Batch, Sink, SinkSettings, StoredPositions};
 
 use crate::guid::CorrelationId;
@@ -147,23 +148,13 @@ impl Watermarks {
 }
 
 /// The daily partitions older than a number of days (bound second) in a database (bound first).
+/// Bytes of an insert compressed and sent at a time.
+const INSERT_CHUNK_BYTES: usize = 1024 * 1024;
+
 pub const OLD_PARTITIONS_SQL: &str = "SELECT DISTINCT table, partition FROM system.parts \
      WHERE database = ? AND active \
      AND table IN ('api_errors', 'api_errors_by_correlation', 'api_errors_per_minute', 'quarantine') \
      AND toDate(partition) < today() - ? ORDER BY table, partition";
-
-/// A row type and the table it is stored in.
-pub trait Table: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync {
-    const TABLE: &'static str;
-}
-
-impl Table for ErrorRow {
-    const TABLE: &'static str = "api_errors";
-}
-
-impl Table for QuarantineRow {
-    const TABLE: &'static str = "quarantine";
-}
 
 /// A connection to one database on one server.
 #[derive(Clone)]
@@ -253,17 +244,31 @@ impl Store {
 
     /// Inserts rows in one statement, which ClickHouse applies whole or not at all.
     pub async fn insert<T: Table>(&self, rows: &[T]) -> Result<(), StoreError> {
-        if rows.is_empty() {
+        let mut encoded = Vec::new();
+        for row in rows {
+            row.encode(&mut encoded);
+        }
+        self.insert_encoded::<T>(&Bytes::from(encoded)).await
+    }
+
+    /// Inserts rows encoded by [`Table::encode`] in one statement, which ClickHouse applies
+    /// whole or not at all.
+    pub async fn insert_encoded<T: Table>(&self, encoded: &Bytes) -> Result<(), StoreError> {
+        if encoded.is_empty() {
             return Ok(());
         }
+        let sql = format!("INSERT INTO {} ({}) FORMAT RowBinary", T::TABLE, T::COLUMNS.join(", "));
         let mut insert = self
             .inserts
-            .insert::<T>(T::TABLE)
-            .await
-            .map_err(|e| self.error(e))?
+            .insert_formatted_with(sql)
             .with_timeouts(Some(Duration::from_secs(30)), Some(Duration::from_secs(60)));
-        for row in rows {
-            insert.write(row).await.map_err(|e| self.error(e))?;
+        // Sent in pieces: each is compressed as one block, and the server reads blocks of
+        // bounded size.
+        let mut start = 0;
+        while start < encoded.len() {
+            let end = (start + INSERT_CHUNK_BYTES).min(encoded.len());
+            insert.send(encoded.slice(start..end)).await.map_err(|e| self.error(e))?;
+            start = end;
         }
         insert.end().await.map_err(|e| self.error(e))
     }

@@ -8,21 +8,23 @@
 //! insert landed anyway, so an insert is never applied twice.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::rows::{ErrorRow, Position, QuarantineRow};
+use super::rows::{Encoded, ErrorRow, Position, QuarantineRow};
 use super::{Store, StoreError, Table};
 use crate::metrics::Metrics;
 use crate::timestamp::Timestamp;
+use bytes::Bytes;
 
 /// When a batch is flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SinkSettings {
     pub max_rows: usize,
-    /// Memory the batch's rows take, at most (see `ErrorRow::approximate_size`).
+    /// Bytes of encoded rows, at most.
     pub max_bytes: usize,
     pub max_delay: Duration,
     /// The first retry waits this long; each next one twice as long, up to `max_backoff`.
@@ -34,7 +36,7 @@ impl Default for SinkSettings {
     fn default() -> Self {
         SinkSettings {
             max_rows: 50_000,
-            max_bytes: 128 * 1024 * 1024,
+            max_bytes: 64 * 1024 * 1024,
             max_delay: Duration::from_secs(1),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
@@ -45,23 +47,30 @@ impl Default for SinkSettings {
 /// The highest position stored, per source partition, after a flush.
 pub type StoredPositions = BTreeMap<(String, i32), u64>;
 
-/// Rows of one table waiting in a batch, with the positions they came from.
+/// Rows of one table waiting in a batch, encoded, with the positions they came from.
 #[derive(Debug)]
 struct Pending<T> {
-    rows: Vec<T>,
+    encoded: Vec<u8>,
+    rows: usize,
     /// Per source partition: the lowest and highest position and the number of rows.
     spans: BTreeMap<(String, i32), (u64, u64, u64)>,
+    table: PhantomData<T>,
 }
 
 impl<T> Default for Pending<T> {
     fn default() -> Self {
-        Pending { rows: Vec::new(), spans: BTreeMap::new() }
+        Pending { encoded: Vec::new(), rows: 0, spans: BTreeMap::new(), table: PhantomData }
     }
 }
 
-impl<T> Pending<T> {
-    fn push(&mut self, row: T, position: &Position) {
-        self.rows.push(row);
+impl<T: Table> Pending<T> {
+    fn push(&mut self, row: Encoded<T>, position: &Position) {
+        if self.encoded.is_empty() {
+            self.encoded = row.bytes;
+        } else {
+            self.encoded.extend_from_slice(&row.bytes);
+        }
+        self.rows += 1;
         let span = self.spans.entry((position.source.clone(), position.partition)).or_insert((
             position.offset,
             position.offset,
@@ -79,7 +88,8 @@ pub struct Sink {
     settings: SinkSettings,
     errors: Pending<ErrorRow>,
     quarantine: Pending<QuarantineRow>,
-    bytes: usize,
+    /// The event time of each error row, for the freshness metrics once stored.
+    event_times: Vec<f64>,
     opened: Option<Instant>,
     /// The highest position seen per source partition, errors or not.
     seen: StoredPositions,
@@ -94,7 +104,7 @@ impl Sink {
             settings,
             errors: Pending::default(),
             quarantine: Pending::default(),
-            bytes: 0,
+            event_times: Vec::new(),
             opened: None,
             seen: BTreeMap::new(),
             jitter: Jitter::new(),
@@ -119,27 +129,30 @@ impl Sink {
         *highest = (*highest).max(position.offset);
     }
 
-    pub fn add_error(&mut self, row: ErrorRow, position: &Position) {
+    pub fn add_error(&mut self, row: impl Into<Encoded<ErrorRow>>, position: &Position) {
+        let row = row.into();
         self.saw(position);
-        self.bytes += row.approximate_size();
+        self.event_times.extend(row.event_seconds);
         self.errors.push(row, position);
     }
 
-    pub fn add_quarantine(&mut self, row: QuarantineRow, position: &Position) {
+    pub fn add_quarantine(&mut self, row: impl Into<Encoded<QuarantineRow>>, position: &Position) {
         self.saw(position);
-        self.bytes += row.approximate_size();
-        self.quarantine.push(row, position);
+        self.quarantine.push(row.into(), position);
     }
 
     pub fn rows(&self) -> usize {
-        self.errors.rows.len() + self.quarantine.rows.len()
+        self.errors.rows + self.quarantine.rows
+    }
+
+    /// Bytes the batch's encoded rows take.
+    fn bytes(&self) -> usize {
+        self.errors.encoded.len() + self.quarantine.encoded.len()
     }
 
     /// Whether the batch is full or old enough to flush.
     pub fn is_due(&self) -> bool {
-        self.rows() >= self.settings.max_rows
-            || self.bytes >= self.settings.max_bytes
-            || self.opened.is_some_and(|opened| opened.elapsed() >= self.settings.max_delay)
+        self.is_full() || self.opened.is_some_and(|opened| opened.elapsed() >= self.settings.max_delay)
     }
 
     /// How long until the batch is due by age; long when it is empty.
@@ -152,7 +165,7 @@ impl Sink {
 
     /// Whether the batch is full by rows or bytes, whatever its age.
     pub fn is_full(&self) -> bool {
-        self.rows() >= self.settings.max_rows || self.bytes >= self.settings.max_bytes
+        self.rows() >= self.settings.max_rows || self.bytes() >= self.settings.max_bytes
     }
 
     /// Stores the batch and returns the positions it covers. Retries transient failures until
@@ -165,7 +178,6 @@ impl Sink {
     /// Takes the batch out with what storing it needs, leaving an empty one: the caller can
     /// store it while the next batch fills.
     pub fn take_batch(&mut self) -> Batch {
-        self.bytes = 0;
         self.opened = None;
         Batch {
             store: self.store.clone(),
@@ -174,6 +186,7 @@ impl Sink {
             metrics: self.metrics.clone(),
             errors: std::mem::take(&mut self.errors),
             quarantine: std::mem::take(&mut self.quarantine),
+            event_times: std::mem::take(&mut self.event_times),
             seen: std::mem::take(&mut self.seen),
         }
     }
@@ -188,18 +201,18 @@ pub struct Batch {
     metrics: Arc<Metrics>,
     errors: Pending<ErrorRow>,
     quarantine: Pending<QuarantineRow>,
+    event_times: Vec<f64>,
     seen: StoredPositions,
 }
 
 impl Batch {
     /// Stores the rows and returns the positions the batch covers; see [`Sink::flush`].
     pub async fn store(mut self) -> Result<StoredPositions, StoreError> {
-        let event_times: Vec<f64> = self.errors.rows.iter().map(ErrorRow::event_seconds).collect();
         let mut attempts = Attempts { settings: &self.settings, jitter: &mut self.jitter, metrics: &self.metrics };
         store_pending(&self.store, &mut self.errors, &mut attempts).await?;
         store_pending(&self.store, &mut self.quarantine, &mut attempts).await?;
         if !self.seen.is_empty() {
-            self.metrics.stored(Timestamp::now().unix_millis() as f64 / 1000.0, event_times);
+            self.metrics.stored(Timestamp::now().unix_millis() as f64 / 1000.0, self.event_times);
         }
         Ok(self.seen)
     }
@@ -218,9 +231,11 @@ async fn store_pending<T: Table>(
     pending: &mut Pending<T>,
     attempts: &mut Attempts<'_>,
 ) -> Result<(), StoreError> {
-    if pending.rows.is_empty() {
+    if pending.rows == 0 {
         return Ok(());
     }
+    // Shared by the attempts, not copied for each.
+    let encoded = Bytes::from(std::mem::take(&mut pending.encoded));
     let Attempts { settings, jitter, metrics } = attempts;
     let mut backoff = settings.initial_backoff;
     let mut attempt = 1u32;
@@ -231,7 +246,7 @@ async fn store_pending<T: Table>(
         let outcome = if maybe_stored {
             match already_stored(store, T::TABLE, &pending.spans).await {
                 Ok(true) => {
-                    metrics.inserted(T::TABLE, pending.rows.len(), None);
+                    metrics.inserted(T::TABLE, pending.rows, None);
                     info!(table = T::TABLE, "the interrupted insert had been stored, not repeating it");
                     break;
                 }
@@ -243,9 +258,9 @@ async fn store_pending<T: Table>(
             }
         } else {
             let started = Instant::now();
-            let inserted = store.insert(&pending.rows).await;
+            let inserted = store.insert_encoded::<T>(&encoded).await;
             if inserted.is_ok() {
-                metrics.inserted(T::TABLE, pending.rows.len(), Some(started.elapsed()));
+                metrics.inserted(T::TABLE, pending.rows, Some(started.elapsed()));
             }
             inserted
         };
@@ -259,7 +274,7 @@ async fn store_pending<T: Table>(
         }
         maybe_stored |= matches!(error, StoreError::Unreachable { .. });
         let delay = jitter.spread(backoff);
-        warn!(table = T::TABLE, attempt, rows = pending.rows.len(), %error, retry_in_ms = delay.as_millis() as u64, "insert failed, will retry");
+        warn!(table = T::TABLE, attempt, rows = pending.rows, %error, retry_in_ms = delay.as_millis() as u64, "insert failed, will retry");
         tokio::time::sleep(delay).await;
         backoff = (backoff * 2).min(settings.max_backoff);
         attempt += 1;

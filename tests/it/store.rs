@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use errwatch::commands::ingest::{self, IngestOptions, IngestSummary, Progress};
+use errwatch::extract::Unreadable;
 use errwatch::source::file::InputPath;
-use errwatch::store::{ErrorRow, Position, SinkSettings, Store, MIGRATIONS};
+use errwatch::store::{ErrorRow, Position, QuarantineRow, SinkSettings, Store, DEFAULT_RAW_CAP, MIGRATIONS};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 
@@ -423,5 +424,57 @@ fn a_run_that_died_between_two_inserts_is_completed_not_repeated() {
         let quarantined: Vec<u64> =
             rows(&database.settings(), "SELECT source_offset FROM quarantine ORDER BY source_offset").await;
         assert_eq!(quarantined, [2, 4], "the lines the dead run had not stored are stored now");
+    });
+}
+
+#[test]
+fn rows_read_back_as_they_were_written() {
+    let database = TestDatabase::new("roundtrip");
+    let now = Timestamp::now();
+    let mut written: Vec<ErrorRow> = corpus_lines()
+        .iter()
+        .enumerate()
+        .filter_map(|(line, (record, _))| match classify(record.as_bytes(), &Limits::default()) {
+            Classification::ApiError(error) => {
+                let position = Position { source: "roundtrip".into(), partition: 2, offset: line as u64 };
+                Some(ErrorRow::new(&error, record, &position, now, now, DEFAULT_RAW_CAP))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(written.iter().any(|row| row.retry_after_seconds.is_some()));
+    assert!(written.iter().any(|row| row.retry_after_seconds.is_none()));
+    assert!(written.iter().any(|row| !row.inner_codes.is_empty()));
+    // A row longer than the pieces an insert is sent in, so that one spans two of them.
+    let (record, _) = corpus_lines().into_iter().next().unwrap();
+    let Classification::ApiError(error) = classify(record.as_bytes(), &Limits::default()) else { unreachable!() };
+    let position = Position { source: "roundtrip".into(), partition: 2, offset: 100_000 };
+    let mut long = ErrorRow::new(&error, &record, &position, now, now, DEFAULT_RAW_CAP);
+    long.raw = "é".repeat(1_500_000);
+    written.push(long);
+
+    let quarantined = QuarantineRow::new(
+        Unreadable::NotUtf8 { offset: 4 },
+        b"bad \xff\xfe bytes\n\0",
+        14,
+        &Position { source: "roundtrip".into(), partition: 2, offset: 7 },
+        now,
+        DEFAULT_RAW_CAP,
+    );
+    runtime().block_on(async {
+        let store = database.migrated().await;
+        store.insert(&written).await.unwrap();
+        store.insert(std::slice::from_ref(&quarantined)).await.unwrap();
+        let read: Vec<ErrorRow> =
+            rows(&database.settings(), "SELECT ?fields FROM api_errors ORDER BY source_offset").await;
+        assert_eq!(read.len(), written.len());
+        for (read, written) in read.iter().zip(&written) {
+            assert_eq!(read, written);
+        }
+        let (reason, raw, size): (String, String, u64) =
+            scalar(&database.settings(), "SELECT reason, hex(raw), size FROM quarantine").await;
+        assert_eq!((reason.as_str(), size), (quarantined.reason.as_str(), 14));
+        let expected: String = quarantined.raw.iter().map(|byte| format!("{byte:02X}")).collect();
+        assert_eq!(raw, expected, "the record's bytes as they were");
     });
 }
