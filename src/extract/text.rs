@@ -41,11 +41,30 @@ pub fn first_statuses(text: &str) -> (Option<u16>, Option<u16>) {
     (error, other)
 }
 
+/// Index of the first ASCII digit at or after `from`. Every record is searched for statuses,
+/// most of it text without digits: eight bytes are tested at once, and only a word holding a
+/// byte in 0x30..=0x3f (a digit or one of `:;<=>?`) is looked at byte by byte.
+fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut index = from;
+    while let Some(word) = bytes.get(index..index + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok()) {
+        // Zero in each byte whose high nibble is 3; the test below finds a zero byte.
+        let high_nibbles = (u64::from_le_bytes(word) & (0xf0 * ONES)) ^ (0x30 * ONES);
+        if high_nibbles.wrapping_sub(ONES) & !high_nibbles & (0x80 * ONES) != 0 {
+            if let Some(offset) = word.iter().position(u8::is_ascii_digit) {
+                return Some(index + offset);
+            }
+        }
+        index += 8;
+    }
+    bytes.get(index..)?.iter().position(u8::is_ascii_digit).map(|offset| index + offset)
+}
+
 /// Index of the next run of exactly three ASCII digits at or after `from`.
 fn next_three_digit_number(bytes: &[u8], from: usize) -> Option<usize> {
     let mut index = from;
     while index < bytes.len() {
-        let run_start = index + bytes.get(index..)?.iter().position(u8::is_ascii_digit)?;
+        let run_start = next_digit(bytes, index)?;
         let run_length = bytes.get(run_start..)?.iter().take_while(|b| b.is_ascii_digit()).count();
         if run_length == 3 && (run_start == 0 || !bytes.get(run_start - 1).is_some_and(u8::is_ascii_digit)) {
             return Some(run_start);
@@ -356,6 +375,27 @@ mod tests {
     fn check_statuses(text: &str, expected: &[u16]) {
         let found: Vec<u16> = statuses(text).collect();
         assert_eq!(found, expected, "text: {text:?}");
+    }
+
+    #[test]
+    fn the_word_wise_digit_search_finds_what_a_byte_wise_one_does() {
+        // Bytes around the 0x30..=0x3f range and past ASCII, at every position and length
+        // across several words.
+        let alphabet = b"a/09:?@ \xff\x2f\x3a\x40\xb0";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let length = (state % 40) as usize;
+            let bytes: Vec<u8> = (0..length)
+                .map(|position| alphabet[((state >> (position % 60)) as usize + position * 7) % alphabet.len()])
+                .collect();
+            for from in 0..=length {
+                let expected = bytes[from..].iter().position(u8::is_ascii_digit).map(|offset| from + offset);
+                assert_eq!(next_digit(&bytes, from), expected, "{bytes:?} from {from}");
+            }
+        }
     }
 
     #[test]
