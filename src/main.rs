@@ -480,6 +480,23 @@ fn with_config_file(mut arguments: Vec<std::ffi::OsString>) -> anyhow::Result<Ve
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
     let table: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
+    // A misspelt key would otherwise be ignored without a word, and its setting silently
+    // left at the default.
+    let known = settings_from_environment();
+    for key in table.keys().filter(|key| *key != "librdkafka") {
+        if !known.contains(&variable_for(key)) {
+            let names: Vec<String> = known
+                .iter()
+                .filter_map(|variable| variable.strip_prefix("ERRWATCH_"))
+                .map(str::to_ascii_lowercase)
+                .collect();
+            bail!(
+                "{}: unknown setting `{key}`; settings are {} and a [librdkafka] table",
+                path.display(),
+                names.join(", ")
+            );
+        }
+    }
     let mut kafka_options = Vec::new();
     for (key, value) in table {
         if key == "librdkafka" {
@@ -493,7 +510,7 @@ fn with_config_file(mut arguments: Vec<std::ffi::OsString>) -> anyhow::Result<Ve
             }
             continue;
         }
-        let variable = format!("ERRWATCH_{}", key.to_ascii_uppercase().replace(['-', '.'], "_"));
+        let variable = variable_for(&key);
         if std::env::var_os(&variable).is_some() {
             continue;
         }
@@ -516,6 +533,29 @@ fn with_config_file(mut arguments: Vec<std::ffi::OsString>) -> anyhow::Result<Ve
         arguments.extend(tail);
     }
     Ok(arguments)
+}
+
+/// The environment variable a configuration file key stands for.
+fn variable_for(key: &str) -> String {
+    format!("ERRWATCH_{}", key.to_ascii_uppercase().replace(['-', '.'], "_"))
+}
+
+/// Every `ERRWATCH_*` variable some command reads a setting from, sorted: the flags' and the
+/// log level's.
+fn settings_from_environment() -> Vec<String> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut variables: Vec<String> = command
+        .get_subcommands()
+        .flat_map(|subcommand| subcommand.get_arguments())
+        .filter_map(|argument| argument.get_env())
+        .filter_map(|variable| variable.to_str())
+        .chain(["ERRWATCH_LOG"])
+        .filter(|variable| variable.starts_with("ERRWATCH_") && *variable != "ERRWATCH_CONFIG")
+        .map(str::to_owned)
+        .collect();
+    variables.sort();
+    variables.dedup();
+    variables
 }
 
 /// Log lines on standard error; `ERRWATCH_LOG` (e.g. `debug`, `errwatch=trace`) sets the level.

@@ -52,3 +52,20 @@ fn a_missing_configuration_file_is_one_clear_line() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.starts_with("errwatch: cannot read the configuration file /nonexistent/errwatch.toml"), "{stderr}");
 }
+
+#[test]
+fn a_misspelt_key_in_the_configuration_file_is_refused_with_the_known_ones() {
+    let path = std::env::temp_dir().join(format!("errwatch-config-typo-{}.toml", std::process::id()));
+    std::fs::write(&path, "kafka_brokers = \"kafka:9092\"\nkafka_topic = \"mde-logs\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_errwatch"))
+        .args(["run", "--print-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown setting `kafka_topic`"), "{stderr}");
+    assert!(stderr.contains("kafka_topics"), "the known settings are listed: {stderr}");
+    assert!(!stderr.contains("config,"), "{stderr}");
+}
