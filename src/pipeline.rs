@@ -5,9 +5,13 @@
 //!
 //! ```text
 //! consumer thread ── items (bounded) ──> sink task ──> ClickHouse
-//!   poll, classify  <── stored positions ──  batch, insert, retry
+//!   poll, classify,  <── stored positions ──  batch, insert, retry
+//!   encode rows,
 //!   store offsets
 //! ```
+//!
+//! The sink inserts one batch at a time and fills the next meanwhile, so reading goes on
+//! during an insert; rows travel encoded (RowBinary), at about the weight of their text.
 //!
 //! The consumer thread owns the Kafka consumer; rebalance callbacks run on it, inside `poll`.
 //! When the items queue is full (ClickHouse slow or down), the thread pauses its partitions and

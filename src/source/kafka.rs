@@ -245,6 +245,9 @@ impl KafkaSource {
             .set("auto.commit.interval.ms", "1000")
             // Prefetch is bounded: memory stays flat when the sink falls behind.
             .set("queued.max.messages.kbytes", "16384")
+            // Once a partition's prefetch went over that bound, librdkafka waits this long
+            // before fetching it again: with the default second, a consumer slower than the
+            // fetcher (one that classifies) found the queue empty half of the time.
             .set("fetch.queue.backoff.ms", "20")
             .set("enable.partition.eof", "false")
             // Statistics carry each partition's end offset: the lag metric comes from them.
