@@ -14,7 +14,7 @@ use std::sync::Arc;
 use errwatch::commands::ingest::{IngestOptions, Progress};
 use errwatch::http::Access;
 use errwatch::metrics::{Metrics, DEFAULT_SERVICE_CAP};
-use errwatch::pipeline::PipelineSettings;
+use errwatch::pipeline::{PipelineSettings, Retention};
 use errwatch::source::file::InputPath;
 use errwatch::source::kafka::KafkaSettings;
 use errwatch::store::{SinkSettings, Store, StoreError, DEFAULT_RAW_CAP};
@@ -252,7 +252,7 @@ struct RunArgs {
     #[arg(long, value_name = "MS", env = "ERRWATCH_BATCH_DELAY_MS", default_value_t = 1000)]
     batch_delay_ms: u64,
 
-    /// Drop daily partitions older than this many days at start
+    /// Drop daily partitions older than this many days, at start and every hour
     #[arg(long, value_name = "DAYS", env = "ERRWATCH_RETENTION_DAYS")]
     retention_days: Option<u32>,
 
@@ -425,6 +425,10 @@ struct ClassifyArgs {
     #[arg(long, value_name = "LEVELS", default_value_t = Limits::DEFAULT_MAX_DEPTH)]
     max_depth: usize,
 }
+
+/// How often `run` drops old partitions: daily partitions age by the day, so an hour late at
+/// most is soon enough.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn main() -> ExitCode {
     let arguments = match with_config_file(std::env::args_os().collect()) {
@@ -713,6 +717,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         queue_capacity: PipelineSettings::DEFAULT_QUEUE_CAPACITY,
         shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout),
+        retention: args.retention_days.map(|days| Retention { days, every: RETENTION_EVERY }),
     };
     let store = args.clickhouse.store()?;
     if args.print_config {
@@ -795,6 +800,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
             sink: SinkSettings::default(),
             queue_capacity: PipelineSettings::DEFAULT_QUEUE_CAPACITY,
             shutdown_timeout: std::time::Duration::from_secs(30),
+            retention: None,
         },
         http_address: http.address,
     };

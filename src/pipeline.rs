@@ -55,6 +55,16 @@ pub struct PipelineSettings {
     /// How long the final flush may take at shutdown before giving up (offsets are then not
     /// committed, so nothing is lost: the next start reads those records again).
     pub shutdown_timeout: Duration,
+    /// Old daily partitions dropped while running, not only at start: a pipeline runs for
+    /// months.
+    pub retention: Option<Retention>,
+}
+
+/// Drop daily partitions older than `days` days, every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub days: u32,
+    pub every: Duration,
 }
 
 impl PipelineSettings {
@@ -350,7 +360,8 @@ pub fn run(
     let (items, items_received) = async_mpsc::channel(settings.queue_capacity.div_ceil(CHUNK).max(1));
     let (acks_sender, acks) = mpsc::channel();
     let sink = Sink::new(store.clone(), settings.sink).with_metrics(metrics.clone());
-    let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender));
+    let retention = settings.retention.map(|retention| (store.clone(), retention));
+    let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender, retention));
     let feeder = Arc::new(Feeder {
         items,
         held: Mutex::new(VecDeque::new()),
@@ -557,8 +568,11 @@ async fn sink_loop(
     mut sink: Sink,
     mut items: async_mpsc::Receiver<Vec<Item>>,
     acks: mpsc::Sender<StoredPositions>,
+    retention: Option<(Store, Retention)>,
 ) -> Result<(), StoreError> {
     let mut storing: Option<Storing> = None;
+    // Retention was applied at start; the next time is one period later.
+    let mut next_retention = retention.as_ref().map(|(_, retention)| tokio::time::Instant::now() + retention.every);
     loop {
         let wait = sink.time_until_due();
         // With a batch in ClickHouse and the next one full, the queue fills up and the
@@ -599,10 +613,34 @@ async fn sink_loop(
                 }
             },
             () = tokio::time::sleep(wait), if storing.is_none() => {}
+            () = sleep_until(next_retention), if next_retention.is_some() => {
+                if let Some((store, retention)) = &retention {
+                    apply_retention(store, retention.days).await;
+                    next_retention = Some(tokio::time::Instant::now() + retention.every);
+                }
+            }
         }
         if storing.is_none() && sink.is_due() {
             storing = Some(Box::pin(sink.take_batch().store()));
         }
+    }
+}
+
+/// Sleeps until `when`, or for ever without one.
+async fn sleep_until(when: Option<tokio::time::Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drops old partitions; a failure is logged and tried again at the next period, since old
+/// data staying a little longer harms nothing.
+async fn apply_retention(store: &Store, days: u32) {
+    match store.drop_partitions_older_than(days).await {
+        Ok(dropped) if dropped.is_empty() => {}
+        Ok(dropped) => info!(days, partitions = dropped.len(), "applied retention"),
+        Err(error) => warn!(days, %error, "cannot apply retention, will try again"),
     }
 }
 

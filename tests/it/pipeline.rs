@@ -321,3 +321,65 @@ fn an_error_no_retry_can_fix_stops_the_pipeline_without_committing() {
     let committed = cluster.committed("mismatch", topic, PARTITIONS);
     assert!(committed.iter().all(|&offset| offset <= 0), "nothing past the failed batch is committed: {committed:?}");
 }
+
+/// Old partitions are dropped while the pipeline runs, not only when it starts.
+#[test]
+fn retention_is_applied_while_running() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use errwatch::metrics::Metrics;
+    use errwatch::pipeline::{self, PipelineSettings, Retention};
+    use errwatch::source::kafka::KafkaSettings;
+    use errwatch::store::{SinkSettings, DEFAULT_RAW_CAP};
+
+    let database = TestDatabase::new("retention_running");
+    let store = runtime().block_on(database.migrated());
+    let cluster = Cluster::start("retention-logs", 1);
+    let settings = PipelineSettings {
+        kafka: KafkaSettings {
+            brokers: cluster.bootstrap.clone(),
+            topics: vec!["retention-logs".to_owned()],
+            group: "retention".to_owned(),
+            extra: Vec::new(),
+        },
+        limits: Limits::default(),
+        raw_cap: DEFAULT_RAW_CAP,
+        sink: SinkSettings { max_delay: Duration::from_millis(100), ..SinkSettings::default() },
+        queue_capacity: PipelineSettings::DEFAULT_QUEUE_CAPACITY,
+        shutdown_timeout: Duration::from_secs(30),
+        retention: Some(Retention { days: 30, every: Duration::from_millis(200) }),
+    };
+    let shutdown = AtomicBool::new(false);
+    let metrics = Arc::new(Metrics::default());
+    let pipeline_runtime = runtime();
+    let old_rows = "SELECT count() FROM api_errors WHERE event_date < today() - 30";
+    /// Raises the flag when dropped, also when a wait below fails: the scope joins the
+    /// pipeline's thread before the failure is reported, and that thread stops on the flag.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| pipeline::run(&pipeline_runtime, store, &settings, &metrics, &shutdown));
+        let stop = Stop(&shutdown);
+        // Records that arrive once it runs, one of them 40 days old: stored, then dropped.
+        let now = errwatch::timestamp::Timestamp::now().unix_millis() / 1000;
+        let records: Vec<(i32, Vec<u8>)> = [40 * 86_400, 0]
+            .iter()
+            .map(|age| (0, format!(r#"{{"ts":{},"status":503}}"#, now - age).into_bytes()))
+            .collect();
+        cluster.produce(&cluster.producer(), "retention-logs", &records);
+        let stored = "SELECT count() FROM api_errors WHERE event_date >= today() - 1";
+        wait_until("the recent record to be stored", DEADLINE, || {
+            runtime().block_on(scalar::<u64>(&database.settings(), stored)) == 1
+        });
+        wait_until("the old record to be dropped", DEADLINE, || {
+            runtime().block_on(scalar::<u64>(&database.settings(), old_rows)) == 0
+        });
+        drop(stop);
+        running.join().unwrap().unwrap();
+    });
+}
