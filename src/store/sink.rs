@@ -12,13 +12,13 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tracing::{info, warn};
 
 use super::rows::{Encoded, ErrorRow, Position, QuarantineRow};
 use super::{Store, StoreError, Table};
 use crate::metrics::Metrics;
 use crate::timestamp::Timestamp;
-use bytes::Bytes;
 
 /// When a batch is flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
