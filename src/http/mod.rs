@@ -34,7 +34,7 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Who may ask what.
 #[derive(Clone, Default)]
 pub struct Access {
-    /// When set, `/api/*` and the page need `Authorization: Bearer <token>`.
+    /// When set, `/api/*` needs `Authorization: Bearer <token>`; the page asks for it.
     pub token: Option<String>,
     /// Whether `/metrics`, `/healthz` and `/readyz` need the token too.
     pub token_for_operations: bool,
@@ -182,7 +182,7 @@ impl Running {
 }
 
 fn router(shared: Shared) -> Router {
-    let guarded = Router::new().route("/", get(page)).nest(api::PREFIX, api::routes());
+    let guarded = Router::new().nest(api::PREFIX, api::routes());
     let operations = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -192,11 +192,14 @@ fn router(shared: Shared) -> Router {
     } else {
         (guarded, operations)
     };
+    // The page holds no data, only the script that asks the API (with the token, which it
+    // asks the user for): a browser opening it sends no Authorization header.
+    let open = operations.route("/", get(page)).method_not_allowed_fallback(method_not_allowed);
     guarded
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), require_token))
-        .merge(operations)
+        .merge(open)
         .with_state(shared)
 }
 

@@ -4,8 +4,10 @@
 // whether that is right; this script fails only when the page never reaches a state to report
 // (a wait timed out, the browser would not start).
 //
-//   node tests/browser/lookup.mjs <page url> <correlation id> <unknown id> <screenshot dir>
+//   node tests/browser/lookup.mjs <page url> <correlation id> <unknown id> <screenshot dir> [token]
 //
+// With a token, the page is first expected to ask for it (errwatch started with one): the
+// script waits for the token form, types the token in and goes on.
 // Writes <screenshot dir>/lookup.png (the incident's events and the chart) and
 // <screenshot dir>/no-events.png (the answer for the unknown id).
 
@@ -24,7 +26,7 @@ function fail(message) {
   process.exit(1);
 }
 
-const [url, id, unknownId, screenshotDir] = process.argv.slice(2);
+const [url, id, unknownId, screenshotDir, token] = process.argv.slice(2);
 if (!url || !id || !unknownId || !screenshotDir) {
   fail("usage: node lookup.mjs <page url> <correlation id> <unknown id> <screenshot dir>");
 }
@@ -69,6 +71,17 @@ try {
 
   const response = await page.goto(url);
   report.page_status = response ? response.status() : null;
+  if (token) {
+    await page.locator("#token-section").waitFor({ state: "visible", timeout: TIMEOUT_MS });
+    report.token_asked = true;
+    await page.locator("#token").fill(token);
+    await page.getByRole("button", { name: "Use token" }).click();
+    report.token_section_hidden_after = await page.locator("#token-section").isHidden();
+    // Until the chart is drawn again with the token, its status still asks for one.
+    await page.waitForFunction(() => !document.getElementById("chart-status").textContent.includes("API token"), null, {
+      timeout: TIMEOUT_MS,
+    });
+  }
 
   report.chart = await chartState(page);
   report.lookup = await lookUp(page, id, () => page.getByRole("button", { name: "Look up" }).click());

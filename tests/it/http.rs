@@ -156,9 +156,13 @@ fn bad_ranges_steps_and_paths_are_refused_in_the_envelope() {
     check("/api/v2/anything", 404, "NotFound");
     check("/nowhere", 404, "NotFound");
 
-    let post = http_request(&errwatch.http_address(), "POST", "/api/v1/errors/summary");
-    assert_eq!(post.status, 405, "{}", post.body);
-    assert_eq!(post.json()["error"]["code"], "MethodNotAllowed");
+    for (method, path) in
+        [("POST", "/api/v1/errors/summary"), ("POST", "/"), ("DELETE", "/healthz"), ("PUT", "/metrics")]
+    {
+        let answer = http_request(&errwatch.http_address(), method, path);
+        assert_eq!(answer.status, 405, "{method} {path}: {}", answer.body);
+        assert_eq!(answer.json()["error"]["code"], "MethodNotAllowed", "{method} {path}");
+    }
 
     // Good requests over an empty database are empty answers, not errors.
     let empty = errwatch.get("/api/v1/errors/summary");
@@ -253,7 +257,7 @@ fn the_api_open_to_the_network_needs_a_token() {
         (Some(format!("Bearer {token}")), 200),
     ] {
         let headers: Vec<(&str, &str)> = authorization.iter().map(|value| ("Authorization", value.as_str())).collect();
-        for path in [lookup.as_str(), "/", "/api/v1/errors/summary"] {
+        for path in [lookup.as_str(), "/api/v1/errors/summary"] {
             let answer = http_request_with(&address, "GET", path, &headers);
             assert_eq!(answer.status, status, "{path} with {authorization:?}: {}", answer.body);
             if status == 401 {
@@ -265,5 +269,13 @@ fn the_api_open_to_the_network_needs_a_token() {
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(errwatch.get(path).status, 200, "{path}");
     }
+    // So does the page, which a browser opens without a header: it holds no data, and asks
+    // for the token once the API wants one.
+    let page = errwatch.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"id="token-form""#), "the page can ask for the token");
+    let bearer = format!("Bearer {token}");
+    let with_token = http_request_with(&address, "GET", "/", &[("Authorization", bearer.as_str())]);
+    assert_eq!(page.body, with_token.body, "the page is the same without the token: it holds no data");
     assert!(!errwatch.log().contains(token), "the token never reaches the log");
 }

@@ -104,11 +104,12 @@ fn check_prerequisites() {
 }
 
 /// Runs tests/browser/lookup.mjs and returns what it reports the page showed.
-fn use_page(url: &str, pasted: &str, unknown: &str, screenshots: &Path) -> Value {
+fn use_page(url: &str, pasted: &str, unknown: &str, screenshots: &Path, token: Option<&str>) -> Value {
     let mut child = Command::new("node")
         .arg(browser_tests().join("lookup.mjs"))
         .args([url, pasted, unknown])
         .arg(screenshots)
+        .args(token)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -166,20 +167,37 @@ fn assert_png(path: &Path) {
 
 #[test]
 fn a_pasted_correlation_id_shows_its_events_and_the_chart_counts_every_error() {
+    check_the_page("page", None);
+}
+
+#[test]
+fn the_page_asks_for_the_token_when_errwatch_has_one() {
+    check_the_page("page_token", Some("correct-horse-battery-staple"));
+}
+
+/// Stores the errors, starts `errwatch serve` (with `token`, if any) and uses the page in a
+/// browser: the incident's lookup, an unknown id, and the chart.
+fn check_the_page(name: &str, token: Option<&str>) {
     check_prerequisites();
-    let database = TestDatabase::new("page");
+    let database = TestDatabase::new(name);
     let rows = store_errors(&database);
-    let errwatch = Errwatch::serve(&database, &crate::clickhouse::url());
+    let environment: Vec<(&str, &str)> = token.map(|token| ("ERRWATCH_API_TOKEN", token)).into_iter().collect();
+    let errwatch = Errwatch::serve_with(&database, &crate::clickhouse::url(), &environment);
     let url = format!("http://{}/", errwatch.http_address());
     // Under target/, for people to look at after a run.
-    let screenshots: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("page-screenshots");
+    let screenshots: PathBuf =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("page-screenshots").join(name);
     // Pasted as a Windows log writes it, braces, capitals, stray spaces and all.
     let pasted = format!(" {{{}}} ", INCIDENT_ID.to_uppercase());
-    let seen = use_page(&url, &pasted, UNKNOWN_ID, &screenshots);
+    let seen = use_page(&url, &pasted, UNKNOWN_ID, &screenshots, token);
     let report = serde_json::to_string_pretty(&seen).unwrap();
 
     assert_eq!(seen["page_status"], 200, "{report}");
     assert_eq!(seen["page_errors"], Value::Array(Vec::new()), "the page's scripts failed: {report}");
+    if token.is_some() {
+        assert_eq!(seen["token_asked"], true, "{report}");
+        assert_eq!(seen["token_section_hidden_after"], true, "{report}");
+    }
 
     // The incident: its four events, oldest first, each with its status, code and category.
     let lookup = &seen["lookup"];
