@@ -528,31 +528,29 @@ fn feed(
     let payload = record.payload();
     let classification = classify(payload, &settings.limits);
     metrics.observe(&classification);
-    let position = || Position { source: record.topic().to_owned(), partition: record.partition(), offset };
-    let item = match classification {
+    let has: fn(&Watermarks, u64) -> bool = match classification {
         Classification::NotAnError { .. } => return feeder.read_ordinary(record.topic(), record.partition(), offset),
+        Classification::ApiError(_) => Watermarks::has_error,
+        Classification::Unreadable(_) => Watermarks::has_quarantined,
+    };
+    let position = Position { source: record.topic().to_owned(), partition: record.partition(), offset };
+    // A row ClickHouse held when the partition arrived is only acknowledged, not built again.
+    if feeder.stored(&position, has) {
+        return feeder.read(Item::Seen(position));
+    }
+    let now = Timestamp::now();
+    let item = match classification {
         Classification::ApiError(error) => {
-            let position = position();
-            if feeder.stored(&position, Watermarks::has_error) {
-                Item::Seen(position)
-            } else {
-                let now = Timestamp::now();
-                let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
-                let text = std::str::from_utf8(payload).unwrap_or_default();
-                let row = ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap);
-                Item::Error(Encoded::new(&row), position)
-            }
+            let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
+            let text = std::str::from_utf8(payload).unwrap_or_default();
+            let row = ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap);
+            Item::Error(Encoded::new(&row), position)
         }
         Classification::Unreadable(reason) => {
-            let position = position();
-            if feeder.stored(&position, Watermarks::has_quarantined) {
-                Item::Seen(position)
-            } else {
-                let now = Timestamp::now();
-                let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);
-                Item::Quarantine(Encoded::new(&row), position)
-            }
+            let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);
+            Item::Quarantine(Encoded::new(&row), position)
         }
+        Classification::NotAnError { .. } => Item::Seen(position),
     };
     feeder.read(item)
 }
