@@ -84,12 +84,16 @@ pub fn means_throttled(inner_code: &str) -> bool {
     inner_code.eq_ignore_ascii_case("throttledRequest") || inner_code.eq_ignore_ascii_case("TooManyRequests")
 }
 
-/// Unicode-aware case-insensitive comparison, for the translated aliases (`Obehörig`).
-fn eq_ignore_case(left: &str, right: &str) -> bool {
-    if left.is_ascii() && right.is_ascii() {
-        return left.eq_ignore_ascii_case(right);
+/// Unicode-aware case-insensitive comparison of an alias and a code as written, for the
+/// translated aliases (`Obehörig`).
+fn eq_ignore_case(alias: &str, raw: &str) -> bool {
+    if raw.is_ascii() {
+        // Every non-ASCII alias keeps a non-ASCII letter in lower case (a test holds the table
+        // to that), so an ASCII code can only match an ASCII alias. Most codes are ASCII; this
+        // spares them the comparison character by character.
+        return alias.is_ascii() && alias.eq_ignore_ascii_case(raw);
     }
-    left.chars().flat_map(char::to_lowercase).eq(right.chars().flat_map(char::to_lowercase))
+    alias.chars().flat_map(char::to_lowercase).eq(raw.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]
@@ -125,6 +129,13 @@ mod tests {
         check("MaximumBatchSizeExceededed", Some("MaximumBatchSizeExceeded"));
         check("429", Some("TooManyRequests"));
         check(" 429 ", Some("TooManyRequests"));
+    }
+
+    #[test]
+    fn translated_aliases_stay_non_ascii_in_lower_case() {
+        for (alias, _) in ALIASES.iter().filter(|(alias, _)| !alias.is_ascii()) {
+            assert!(!alias.to_lowercase().is_ascii(), "{alias:?} could match an ASCII code");
+        }
     }
 
     #[test]

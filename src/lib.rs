@@ -18,7 +18,8 @@
 //! ARCHITECTURE.md has the map and the invariants.
 //!
 //! Modules are declared in the order data flows through them; the value types they share
-//! (GUIDs, timestamps, Defender's code table) and the one module that names `serde_json` follow.
+//! (GUIDs, timestamps, Defender's code table), the one module that names `serde_json` and the
+//! word-wise byte search follow.
 
 pub mod source;
 pub mod extract;
@@ -35,6 +36,7 @@ pub mod codes;
 pub mod guid;
 pub mod json;
 pub mod timestamp;
+pub mod words;
 
 pub use classify::{classify, ApiError, Category, Classification, Retry};
 pub use extract::{Family, Limits, Unreadable};

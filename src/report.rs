@@ -6,6 +6,7 @@ use std::io::Write as _;
 use crate::classify::Classification;
 use crate::extract::{api_template, host};
 use crate::timestamp::Timestamp;
+use crate::words;
 
 /// The JSON object for one record.
 #[derive(Debug, Default)]
@@ -197,7 +198,14 @@ fn raw_field<const N: usize>(out: &mut Vec<u8>, key: &[u8], value: Option<[u8; N
 fn json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let mut rest = text.as_bytes();
-    while let Some(index) = rest.iter().position(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\' || byte == 0x7f) {
+    let may_need_escape = |word: u64| {
+        words::has_byte_below(word, 0x20)
+            || words::has_byte(word, b'"')
+            || words::has_byte(word, b'\\')
+            || words::has_byte(word, 0x7f)
+    };
+    let needs_escape = |byte: u8| byte < 0x20 || byte == b'"' || byte == b'\\' || byte == 0x7f;
+    while let Some(index) = words::position_from(rest, 0, may_need_escape, needs_escape) {
         out.extend_from_slice(rest.get(..index).unwrap_or_default());
         let byte = rest.get(index).copied().unwrap_or_default();
         match byte {
@@ -230,6 +238,16 @@ mod tests {
         assert_eq!(String::from_utf8(out.clone()).unwrap(), r#""a\"b\\c\nd\u0001e\u007fé""#);
         let parsed: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(parsed, "a\"b\\c\nd\u{1}e\u{7f}é");
+        // Each character that needs escaping, at every position of words read eight bytes at a time.
+        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}'] {
+            for position in 0..20 {
+                let text: String = (0..20).map(|index| if index == position { special } else { 'x' }).collect();
+                let mut out = Vec::new();
+                json_string(&mut out, &text);
+                assert!(!out.iter().any(|&b| b < 0x20 || b == 0x7f), "{text:?} left unescaped");
+                assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), text);
+            }
+        }
     }
 
     #[test]

@@ -32,15 +32,18 @@ pub fn run(input: impl BufRead + Send, mut output: impl Write, limits: &Limits) 
         // Bounded queues: at most a few chunks are in flight, whatever the input's size.
         let (chunks_sender, chunks) = mpsc::sync_channel::<(u64, Chunk)>(workers * 2);
         let chunks = Arc::new(Mutex::new(chunks));
-        let (reports_sender, reports) = mpsc::sync_channel::<(u64, Vec<u8>, Summary)>(workers * 2);
+        let (reports_sender, reports) = mpsc::sync_channel::<(u64, Chunk)>(workers * 2);
+        // Written chunks go back to the reader to be filled again: their buffers have grown to
+        // size, so no chunk after the first few allocates or faults in fresh pages.
+        let (spare_sender, spare_chunks) = mpsc::sync_channel::<Chunk>(workers * 4 + 2);
         for _ in 0..workers {
             let chunks = chunks.clone();
             let reports_sender = reports_sender.clone();
             scope.spawn(move || loop {
                 let next = chunks.lock().map(|receiver| receiver.recv());
-                let Ok(Ok((sequence, chunk))) = next else { return };
-                let (out, summary) = chunk.classify(limits);
-                if reports_sender.send((sequence, out, summary)).is_err() {
+                let Ok(Ok((sequence, mut chunk))) = next else { return };
+                chunk.classify(limits);
+                if reports_sender.send((sequence, chunk)).is_err() {
                     return;
                 }
             });
@@ -48,29 +51,32 @@ pub fn run(input: impl BufRead + Send, mut output: impl Write, limits: &Limits) 
         drop(reports_sender);
         let stop = &stop;
         let reader = scope.spawn(move || {
-            let read = read_chunks(input, limits.max_record_bytes, &chunks_sender, stop);
+            let read = read_chunks(input, limits.max_record_bytes, &chunks_sender, &spare_chunks, stop);
             drop(chunks_sender);
             read
         });
         // Reports come back in any order; they are written in input order.
         let mut summary = Summary::default();
-        let mut waiting: BTreeMap<u64, (Vec<u8>, Summary)> = BTreeMap::new();
+        let mut waiting: BTreeMap<u64, Chunk> = BTreeMap::new();
         let mut next = 0u64;
         let mut failed = None;
-        for (sequence, out, counts) in reports {
-            waiting.insert(sequence, (out, counts));
-            while let Some((out, counts)) = waiting.remove(&next) {
+        for (sequence, chunk) in reports {
+            waiting.insert(sequence, chunk);
+            while let Some(mut chunk) = waiting.remove(&next) {
                 if failed.is_none() {
-                    if let Err(error) = output.write_all(&out) {
+                    if let Err(error) = output.write_all(&chunk.out) {
                         // Stop reading; the workers end when their queue closes.
                         failed = Some(error);
                         stop.store(true, Ordering::Relaxed);
                     }
                 }
-                summary.add(counts);
+                summary.add(chunk.summary);
                 next += 1;
+                chunk.clear();
+                let _ = spare_sender.try_send(chunk);
             }
         }
+        drop(spare_sender);
         let read = reader.join().unwrap_or_else(|_| Err(io::Error::other("the input thread failed")));
         if let Some(error) = failed {
             return Err(error);
@@ -94,6 +100,7 @@ fn read_chunks(
     input: impl BufRead,
     limit: usize,
     chunks: &mpsc::SyncSender<(u64, Chunk)>,
+    spare_chunks: &mpsc::Receiver<Chunk>,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let mut lines = LineReader::new(input, limit);
@@ -109,7 +116,8 @@ fn read_chunks(
             Line::TooLong { size, .. } => chunk.entries.push(Entry::TooLong { size }),
         }
         if chunk.entries.len() >= CHUNK_RECORDS || chunk.data.len() >= CHUNK_BYTES {
-            if stop.load(Ordering::Relaxed) || chunks.send((sequence, std::mem::take(&mut chunk))).is_err() {
+            let full = std::mem::replace(&mut chunk, spare_chunks.try_recv().unwrap_or_default());
+            if stop.load(Ordering::Relaxed) || chunks.send((sequence, full)).is_err() {
                 return Ok(());
             }
             sequence += 1;
@@ -121,11 +129,13 @@ fn read_chunks(
     Ok(())
 }
 
-/// Consecutive records, copied out of the input.
+/// Consecutive records, copied out of the input, and once classified their report lines.
 #[derive(Default)]
 struct Chunk {
     data: Vec<u8>,
     entries: Vec<Entry>,
+    out: Vec<u8>,
+    summary: Summary,
 }
 
 enum Entry {
@@ -134,9 +144,7 @@ enum Entry {
 }
 
 impl Chunk {
-    fn classify(&self, limits: &Limits) -> (Vec<u8>, Summary) {
-        let mut out = Vec::with_capacity(self.entries.len() * 320);
-        let mut summary = Summary::default();
+    fn classify(&mut self, limits: &Limits) {
         for entry in &self.entries {
             let classification = match entry {
                 Entry::Record(range) => classify(self.data.get(range.clone()).unwrap_or_default(), limits),
@@ -144,15 +152,22 @@ impl Chunk {
                     Classification::Unreadable(Unreadable::TooLarge { size: *size, limit: limits.max_record_bytes })
                 }
             };
-            summary.records += 1;
+            self.summary.records += 1;
             match &classification {
-                Classification::ApiError(_) => summary.errors += 1,
-                Classification::Unreadable(_) => summary.unreadable += 1,
+                Classification::ApiError(_) => self.summary.errors += 1,
+                Classification::Unreadable(_) => self.summary.unreadable += 1,
                 Classification::NotAnError { .. } => {}
             }
-            Report::new(&classification).write_line(&mut out);
+            Report::new(&classification).write_line(&mut self.out);
         }
-        (out, summary)
+    }
+
+    /// Empties the chunk and keeps its buffers.
+    fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+        self.out.clear();
+        self.summary = Summary::default();
     }
 }
 

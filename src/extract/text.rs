@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 
 use crate::guid::Guid;
+use crate::words;
 
 /// Statuses written in text, in the forms clients and runtimes print them:
 /// `HTTP/1.1 429`, `-> 401`, `(403)`, `404 (Not Found)`, `403 Client Error`, `[404]`,
@@ -45,19 +46,9 @@ pub fn first_statuses(text: &str) -> (Option<u16>, Option<u16>) {
 /// most of it text without digits: eight bytes are tested at once, and only a word holding a
 /// byte in 0x30..=0x3f (a digit or one of `:;<=>?`) is looked at byte by byte.
 fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut index = from;
-    while let Some(word) = bytes.get(index..index + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok()) {
-        // Zero in each byte whose high nibble is 3; the test below finds a zero byte.
-        let high_nibbles = (u64::from_le_bytes(word) & (0xf0 * ONES)) ^ (0x30 * ONES);
-        if high_nibbles.wrapping_sub(ONES) & !high_nibbles & (0x80 * ONES) != 0 {
-            if let Some(offset) = word.iter().position(u8::is_ascii_digit) {
-                return Some(index + offset);
-            }
-        }
-        index += 8;
-    }
-    bytes.get(index..)?.iter().position(u8::is_ascii_digit).map(|offset| index + offset)
+    // Zero in each byte whose high nibble is 3.
+    let may_hold_digit = |word: u64| words::has_zero_byte((word & words::repeated(0xf0)) ^ words::repeated(0x30));
+    words::position_from(bytes, from, may_hold_digit, |byte| byte.is_ascii_digit())
 }
 
 /// Index of the next run of exactly three ASCII digits at or after `from`.

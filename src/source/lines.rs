@@ -22,15 +22,30 @@ pub struct LineReader<R> {
     input: R,
     limit: usize,
     line: Vec<u8>,
+    /// Bytes of the input's buffer handed out as the last line, consumed on the next call.
+    lent: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
     pub fn new(input: R, limit: usize) -> Self {
-        LineReader { input, limit, line: Vec::new() }
+        LineReader { input, limit, line: Vec::new(), lent: 0 }
     }
 
     /// The next line without its `\n` (and without the `\r` of CRLF files); `None` at the end.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.input.consume(std::mem::take(&mut self.lent));
+        // Most lines sit whole in the input's buffer: lend them from there rather than copy.
+        let whole_line = match self.input.fill_buf() {
+            Ok(buffer) => memchr::memchr(b'\n', buffer).filter(|&position| position <= self.limit),
+            Err(error) if error.kind() != io::ErrorKind::Interrupted => return Err(error),
+            Err(_) => None,
+        };
+        if let Some(position) = whole_line {
+            self.lent = position + 1;
+            // The buffer still holds the line: this second call reads nothing.
+            let line = self.input.fill_buf()?.get(..position).unwrap_or_default();
+            return Ok(Some(Line::Record(line.strip_suffix(b"\r").unwrap_or(line))));
+        }
         self.line.clear();
         let mut size = 0usize;
         let mut saw_any = false;
@@ -77,16 +92,23 @@ impl<R: BufRead> LineReader<R> {
 mod tests {
     use super::*;
 
+    /// The lines read through a small buffer (most lines cross its end) and through a large
+    /// one (most lines are lent from it); both must agree.
     fn lines_of(input: &[u8], limit: usize) -> Vec<String> {
-        let mut reader = LineReader::new(io::BufReader::with_capacity(4, input), limit);
-        let mut found = Vec::new();
-        while let Some(line) = reader.next_line().unwrap() {
-            found.push(match line {
-                Line::Record(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                Line::TooLong { size, head } => format!("<too long: {size}, kept {}>", head.len()),
-            });
-        }
-        found
+        let read = |capacity: usize| {
+            let mut reader = LineReader::new(io::BufReader::with_capacity(capacity, input), limit);
+            let mut found = Vec::new();
+            while let Some(line) = reader.next_line().unwrap() {
+                found.push(match line {
+                    Line::Record(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                    Line::TooLong { size, head } => format!("<too long: {size}, kept {}>", head.len()),
+                });
+            }
+            found
+        };
+        let small = read(4);
+        assert_eq!(small, read(64), "small and large buffers disagree on {input:?}");
+        small
     }
 
     #[test]
