@@ -392,6 +392,10 @@ impl Walker {
             }
             return false;
         }
+        if let Some(document) = self.whole_document(text, depth) {
+            self.walk_value(&document, depth, &NameBuffer::default());
+            return true;
+        }
         let documents = self.documents_in(text, depth);
         if self.too_deep {
             return false;
@@ -454,6 +458,23 @@ impl Walker {
             }
         }
         masked.sort_by_key(|span| span.start);
+    }
+
+    /// `text` as one JSON object, when it is exactly one (around it only spaces) and cannot
+    /// nest too deep: most JSON records and escaped bodies are, and reading them directly skips
+    /// the search for the documents in a stretch of text. `None` leaves `text` to that search.
+    fn whole_document<'t>(&mut self, text: &'t str, depth: usize) -> Option<Node<'t>> {
+        let trimmed = text.trim();
+        if self.documents_left == 0 || !trimmed.starts_with('{') || !trimmed.ends_with('}') {
+            return None;
+        }
+        let remaining_depth = (self.max_depth + 1).saturating_sub(depth);
+        if scan::may_nest_deeper_than(trimmed.as_bytes(), remaining_depth) {
+            return None;
+        }
+        let document = json::parse(trimmed).filter(Node::is_object)?;
+        self.documents_left -= 1;
+        Some(document)
     }
 
     /// The documents in `text` that parse as JSON or as a Python repr, with their spans.
