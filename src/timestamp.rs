@@ -149,7 +149,8 @@ fn parse_stamp_prefix(bytes: &[u8]) -> Option<(Timestamp, usize)> {
     let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
     // A leap second (":60") is clamped rather than refused: the record is still worth its minute.
     let time = date.and_hms_nano_opt(hour, minute, second.min(59), nanos)?;
-    let utc = Utc.from_utc_datetime(&time) - chrono::Duration::seconds(i64::from(offset_seconds));
+    let local = Utc.from_utc_datetime(&time);
+    let utc = if offset_seconds == 0 { local } else { local - chrono::Duration::seconds(i64::from(offset_seconds)) };
     Some((Timestamp(utc), cursor.position))
 }
 

@@ -163,6 +163,10 @@ pub fn retry_after(text: &str) -> Option<RetryAfterText<'_>> {
     // "etry" is rare in text, unlike the letter r: search for it, then look around.
     static NEEDLES: LazyLock<[Finder<'static>; 2]> = LazyLock::new(|| [Finder::new(b"etry"), Finder::new(b"ETRY")]);
     let bytes = text.as_bytes();
+    // The shortest is `retryafter:1`.
+    if bytes.len() < 12 {
+        return None;
+    }
     for needle in NEEDLES.iter() {
         for found in needle.find_iter(bytes) {
             let Some(start) = found.checked_sub(1) else { continue };
@@ -208,6 +212,10 @@ pub fn first_url(text: &str) -> Option<(Option<&str>, &str)> {
     // "://" is rare in text: search for it, then check the scheme before it.
     static SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
     let bytes = text.as_bytes();
+    // The shortest is `http://x`.
+    if bytes.len() < 8 {
+        return None;
+    }
     for separator in SEPARATOR.find_iter(bytes) {
         let found = if separator >= 5
             && bytes.get(separator - 5..separator).is_some_and(|s| s.eq_ignore_ascii_case(b"https"))
@@ -249,6 +257,11 @@ pub fn named_guids(text: &str) -> impl Iterator<Item = (NameBuffer, Guid)> + '_ 
         while let Some(offset) = bytes.get(from..).and_then(|rest| memchr::memchr(b'-', rest)) {
             let hyphen = from + offset;
             from = hyphen + 1;
+            // A hyphenated GUID has its next hyphens 5, 10 and 15 bytes on; most hyphens in
+            // text (dates, header names) fail this before any parse.
+            if [5, 10, 15].iter().any(|ahead| bytes.get(hyphen + ahead) != Some(&b'-')) {
+                continue;
+            }
             let Some(start) = hyphen.checked_sub(8) else { continue };
             if start > 0 && bytes.get(start - 1).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-') {
                 continue;
