@@ -137,15 +137,15 @@ impl Retry {
 pub fn classify(record: &[u8], limits: &Limits) -> Classification {
     match extract::extract(record, limits) {
         Extraction::Unreadable(reason) => Classification::Unreadable(reason),
-        Extraction::Record(findings) => decide(findings),
+        Extraction::Record(findings) => decide(findings, record),
     }
 }
 
-fn decide(mut findings: Findings) -> Classification {
+fn decide(mut findings: Findings, record: &[u8]) -> Classification {
     match findings.envelope.take() {
         Some(envelope) => envelope_error(envelope, findings),
         None => match explicit_status(&findings) {
-            Some(status) if status >= 400 => status_only_error(status, findings),
+            Some(status) if status >= 400 => status_only_error(status, findings, record),
             other => Classification::NotAnError {
                 http_status: other,
                 timestamp: findings.timestamp,
@@ -193,7 +193,9 @@ fn envelope_error(envelope: Envelope, findings: Findings) -> Classification {
     }))
 }
 
-fn status_only_error(status: u16, findings: Findings) -> Classification {
+fn status_only_error(status: u16, mut findings: Findings, record: &[u8]) -> Classification {
+    // Without a message field, the whole line is the message.
+    let message = findings.record_message.take().or_else(|| Some(String::from_utf8_lossy(record).trim().to_owned()));
     Classification::ApiError(Box::new(ApiError {
         family: Family::StatusOnly,
         code: codes::code_for_status(status).map(Cow::Borrowed),
@@ -203,7 +205,7 @@ fn status_only_error(status: u16, findings: Findings) -> Classification {
         retry: Retry::of_status(Some(status)),
         retry_after_seconds: retry_after_seconds(&findings),
         correlation_id: findings.record_correlation_id,
-        message: findings.record_message,
+        message,
         inner_codes: Vec::new(),
         timestamp: findings.timestamp,
         context: findings.context,

@@ -141,7 +141,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).clamp(4, 64));
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).clamp(8, 64));
         while let Some(key) = map.next_key::<Key<'de>>()? {
             fields.push((key.0, map.next_value()?));
         }

@@ -138,7 +138,7 @@ pub struct Findings {
     pub record_correlation_id: Option<CorrelationId>,
     pub timestamp: Option<Timestamp>,
     pub retry_after: Option<RetryAfter>,
-    /// The record's `msg`/`message`, else its whole text, trimmed.
+    /// The record's `msg`/`message` field.
     pub record_message: Option<String>,
     pub context: Context,
 }
@@ -170,7 +170,7 @@ pub fn extract(record: &[u8], limits: &Limits) -> Extraction {
     if walker.too_deep {
         return Extraction::Unreadable(Unreadable::TooDeep { limit: limits.max_depth });
     }
-    Extraction::Record(findings(walker, text))
+    Extraction::Record(findings(walker))
 }
 
 /// The prefilter. Every envelope has an `error` key, every status field a name containing
@@ -215,18 +215,16 @@ fn is_timestamp_field(name: &str) -> bool {
     ["ts", "@t", "@timestamp", "time", "timestamp"].iter().any(|wanted| name.eq_ignore_ascii_case(wanted))
 }
 
-fn findings(walker: walk::Walker, text: &str) -> Findings {
-    let envelope = winning_envelope(&walker);
-    let record_message = walker.message.value.or_else(|| Some(text.trim().to_owned()));
+fn findings(walker: walk::Walker) -> Findings {
     Findings {
-        envelope,
+        envelope: winning_envelope(&walker),
         field_status: walker.status.value,
         text_error_status: walker.text_error_status,
         text_other_status: walker.text_other_status,
         record_correlation_id: walker.correlation_id.value.map(CorrelationId::from),
         timestamp: walker.timestamp.value,
         retry_after: walker.retry_after.value,
-        record_message,
+        record_message: walker.message.value,
         context: Context {
             service: walker.service.value,
             method: walker.method.value,
