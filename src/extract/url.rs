@@ -4,12 +4,12 @@ use crate::guid::Guid;
 
 /// The host of an absolute URL (`api.security.microsoft.com`), without port or credentials.
 pub fn host(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_and_port = authority.rsplit('@').next()?;
+    let rest = after_scheme(url)?;
+    let authority = rest.get(..path_start(rest))?;
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, host_and_port)| host_and_port);
     let host = match host_and_port.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next()?,
-        None => host_and_port.split(':').next()?,
+        Some(bracketed) => bracketed.split_once(']').map_or(bracketed, |(host, _)| host),
+        None => host_and_port.split_once(':').map_or(host_and_port, |(host, _)| host),
     };
     (!host.is_empty()).then_some(host)
 }
@@ -18,33 +18,49 @@ pub fn host(url: &str) -> Option<&str> {
 /// GUIDs, numbers, hex strings of 16 characters or more (machine ids are 40), and OData keys
 /// such as `machines('…')`. `None` when there is no path.
 pub fn api_template(url: &str) -> Option<String> {
-    let path = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').and_then(|slash| rest.get(slash..))?,
+    let path = match after_scheme(url) {
+        Some(rest) => rest.find('/').and_then(|slash| rest.get(slash..))?,
         None if url.starts_with('/') => url,
         None => return None,
     };
-    let path = path.split(['?', '#']).next()?;
+    let path_end = memchr::memchr2(b'?', b'#', path.as_bytes()).unwrap_or(path.len());
+    let path = path.get(..path_end)?;
     let mut template = String::with_capacity(path.len());
     for (index, segment) in path.split('/').enumerate() {
         if index > 0 {
             template.push('/');
         }
-        template.push_str(&template_segment(segment));
+        push_segment(&mut template, segment);
     }
     Some(template)
 }
 
-fn template_segment(segment: &str) -> std::borrow::Cow<'_, str> {
+/// What follows the first `://`: the authority and the rest.
+fn after_scheme(url: &str) -> Option<&str> {
+    let bytes = url.as_bytes();
+    let colon = memchr::memchr_iter(b':', bytes).find(|&colon| bytes.get(colon + 1..colon + 3) == Some(b"//"))?;
+    url.get(colon + 3..)
+}
+
+/// Where the authority ends: at the path, the query or the fragment.
+fn path_start(rest: &str) -> usize {
+    memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len())
+}
+
+fn push_segment(template: &mut String, segment: &str) {
     if is_id(segment) {
-        return "{id}".into();
+        template.push_str("{id}");
+        return;
     }
     // OData key syntax: machines('abc…') or alerts(123).
     if let Some((name, key)) = segment.strip_suffix(')').and_then(|s| s.split_once('(')) {
         if is_id(key.trim_matches('\'')) {
-            return format!("{name}({{id}})").into();
+            template.push_str(name);
+            template.push_str("({id})");
+            return;
         }
     }
-    segment.into()
+    template.push_str(segment);
 }
 
 fn is_id(segment: &str) -> bool {
@@ -53,7 +69,9 @@ fn is_id(segment: &str) -> bool {
     }
     let all_digits = segment.bytes().all(|b| b.is_ascii_digit());
     let long_hex = segment.len() >= 16 && segment.bytes().all(|b| b.is_ascii_hexdigit());
-    all_digits || long_hex || Guid::parse(segment).is_some()
+    // A GUID is 32 or 36 characters, 34 or 38 in braces.
+    let may_be_guid = matches!(segment.trim().len(), 32 | 34 | 36 | 38);
+    all_digits || long_hex || (may_be_guid && Guid::parse(segment).is_some())
 }
 
 #[cfg(test)]
