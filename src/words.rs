@@ -27,6 +27,26 @@ pub const fn repeated(byte: u8) -> u64 {
     ONES * byte as u64
 }
 
+/// The high bit of each byte of `word` that is an ASCII digit, every other bit clear. Exact
+/// for each byte: no borrow crosses from one byte to the next.
+pub const fn digit_mask(word: u64) -> u64 {
+    let shifted = word ^ repeated(b'0');
+    // Bit 7 ends up set where the shifted byte is 10 or more, or had bit 7 set already.
+    let not_digits = ((shifted & repeated(0x7f)) + repeated(0x80 - 10)) | shifted;
+    !not_digits & HIGH_BITS
+}
+
+/// The index in its word of the first byte whose high bit `mask` sets; 8 when there is none.
+pub const fn first_marked(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
+}
+
+/// The eight bytes at `index`, read as one little-endian word; `None` near the end.
+pub fn word_at(bytes: &[u8], index: usize) -> Option<u64> {
+    let chunk = bytes.get(index..index.checked_add(8)?)?;
+    <[u8; 8]>::try_from(chunk).ok().map(u64::from_le_bytes)
+}
+
 /// Index of the first byte at or after `from` that is `wanted`. `may_hold` tells whether an
 /// eight-byte word (read little-endian) may hold one; it must never say no when it does.
 pub fn position_from(
@@ -36,9 +56,9 @@ pub fn position_from(
     wanted: impl Fn(u8) -> bool,
 ) -> Option<usize> {
     let mut index = from;
-    while let Some(word) = bytes.get(index..index + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok()) {
-        if may_hold(u64::from_le_bytes(word)) {
-            if let Some(offset) = word.iter().position(|&byte| wanted(byte)) {
+    while let Some(word) = word_at(bytes, index) {
+        if may_hold(word) {
+            if let Some(offset) = word.to_le_bytes().iter().position(|&byte| wanted(byte)) {
                 return Some(index + offset);
             }
         }
@@ -64,6 +84,12 @@ mod tests {
                     assert_eq!(has_zero_byte(packed), word.contains(&0), "{word:?}");
                     assert_eq!(has_byte(packed, b'"'), word.contains(&b'"'), "{word:?}");
                     assert_eq!(has_byte_below(packed, 0x20), word.iter().any(|&b| b < 0x20), "{word:?}");
+                    let digits = digit_mask(packed).to_le_bytes();
+                    for (byte, marked) in word.iter().zip(digits) {
+                        assert_eq!(marked == 0x80, byte.is_ascii_digit(), "{word:?}");
+                        assert!(marked == 0 || marked == 0x80, "{word:?}");
+                    }
+                    assert_eq!(first_marked(digit_mask(packed)), word.iter().position(u8::is_ascii_digit).unwrap_or(8));
                 }
             }
         }

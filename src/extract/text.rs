@@ -43,12 +43,30 @@ pub fn first_statuses(text: &str) -> (Option<u16>, Option<u16>) {
 }
 
 /// Index of the first ASCII digit at or after `from`. Every record is searched for statuses,
-/// most of it text without digits: eight bytes are tested at once, and only a word holding a
-/// byte in 0x30..=0x3f (a digit or one of `:;<=>?`) is looked at byte by byte.
+/// most of it text without digits: eight bytes are tested at once.
 fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
-    // Zero in each byte whose high nibble is 3.
-    let may_hold_digit = |word: u64| words::has_zero_byte((word & words::repeated(0xf0)) ^ words::repeated(0x30));
-    words::position_from(bytes, from, may_hold_digit, |byte| byte.is_ascii_digit())
+    let mut index = from;
+    while let Some(word) = words::word_at(bytes, index) {
+        let digits = words::digit_mask(word);
+        if digits != 0 {
+            return Some(index + words::first_marked(digits));
+        }
+        index += 8;
+    }
+    bytes.get(index..)?.iter().position(u8::is_ascii_digit).map(|offset| index + offset)
+}
+
+/// The number of ASCII digits from `start` on.
+fn digit_run_length(bytes: &[u8], start: usize) -> usize {
+    let mut index = start;
+    while let Some(word) = words::word_at(bytes, index) {
+        let ends = !words::digit_mask(word) & words::repeated(0x80);
+        if ends != 0 {
+            return index + words::first_marked(ends) - start;
+        }
+        index += 8;
+    }
+    index + bytes.get(index..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count() - start
 }
 
 /// Index of the next run of exactly three ASCII digits at or after `from`.
@@ -56,7 +74,7 @@ fn next_three_digit_number(bytes: &[u8], from: usize) -> Option<usize> {
     let mut index = from;
     while index < bytes.len() {
         let run_start = next_digit(bytes, index)?;
-        let run_length = bytes.get(run_start..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+        let run_length = digit_run_length(bytes, run_start);
         if run_length == 3 && (run_start == 0 || !bytes.get(run_start - 1).is_some_and(u8::is_ascii_digit)) {
             return Some(run_start);
         }
@@ -382,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn the_word_wise_digit_search_finds_what_a_byte_wise_one_does() {
+    fn the_word_wise_digit_searches_find_what_byte_wise_ones_do() {
         // Bytes around the 0x30..=0x3f range and past ASCII, at every position and length
         // across several words.
         let alphabet = b"a/09:?@ \xff\x2f\x3a\x40\xb0";
@@ -398,6 +416,8 @@ mod tests {
             for from in 0..=length {
                 let expected = bytes[from..].iter().position(u8::is_ascii_digit).map(|offset| from + offset);
                 assert_eq!(next_digit(&bytes, from), expected, "{bytes:?} from {from}");
+                let run = bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+                assert_eq!(digit_run_length(&bytes, from), run, "{bytes:?} from {from}");
             }
         }
     }
