@@ -198,14 +198,14 @@ fn raw_field<const N: usize>(out: &mut Vec<u8>, key: &[u8], value: Option<[u8; N
 fn json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let mut rest = text.as_bytes();
-    let may_need_escape = |word: u64| {
-        words::has_byte_below(word, 0x20)
-            || words::has_byte(word, b'"')
-            || words::has_byte(word, b'\\')
-            || words::has_byte(word, 0x7f)
+    let marks = |word: u64| {
+        words::bytes_below(word, 0x20)
+            | words::bytes_equal(word, b'"')
+            | words::bytes_equal(word, b'\\')
+            | words::bytes_equal(word, 0x7f)
     };
     let needs_escape = |byte: u8| byte < 0x20 || byte == b'"' || byte == b'\\' || byte == 0x7f;
-    while let Some(index) = words::position_from(rest, 0, may_need_escape, needs_escape) {
+    while let Some(index) = words::position_from(rest, 0, marks, needs_escape) {
         out.extend_from_slice(rest.get(..index).unwrap_or_default());
         let byte = rest.get(index).copied().unwrap_or_default();
         match byte {

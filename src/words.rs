@@ -1,25 +1,26 @@
 //! Byte searches that test eight bytes at a time.
 //!
 //! Most of a record, and most of a report line, is text with nothing of interest in it: a
-//! word-wise test skips such text eight bytes per step, and only a word that may hold a match
-//! is looked at byte by byte.
+//! word-wise test skips such text eight bytes per step. A test marks the bytes it finds with
+//! their high bit; the lowest mark is always a real find (a borrow may carry a false mark only
+//! into a byte above a real one), so the first match is found without looking byte by byte.
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether some byte of `word` is zero.
-pub const fn has_zero_byte(word: u64) -> bool {
-    word.wrapping_sub(ONES) & !word & HIGH_BITS != 0
+/// Marks the zero bytes of `word`.
+pub const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGH_BITS
 }
 
-/// Whether some byte of `word` is `byte`.
-pub const fn has_byte(word: u64, byte: u8) -> bool {
-    has_zero_byte(word ^ (ONES * byte as u64))
+/// Marks the bytes of `word` that are `byte`.
+pub const fn bytes_equal(word: u64, byte: u8) -> u64 {
+    zero_bytes(word ^ repeated(byte))
 }
 
-/// Whether some byte of `word` is below `limit`, which is at most 0x80.
-pub const fn has_byte_below(word: u64, limit: u8) -> bool {
-    word.wrapping_sub(ONES * limit as u64) & !word & HIGH_BITS != 0
+/// Marks the bytes of `word` below `limit`, which is at most 0x80.
+pub const fn bytes_below(word: u64, limit: u8) -> u64 {
+    word.wrapping_sub(repeated(limit)) & !word & HIGH_BITS
 }
 
 /// The same value in every byte of a word.
@@ -47,20 +48,20 @@ pub fn word_at(bytes: &[u8], index: usize) -> Option<u64> {
     <[u8; 8]>::try_from(chunk).ok().map(u64::from_le_bytes)
 }
 
-/// Index of the first byte at or after `from` that is `wanted`. `may_hold` tells whether an
-/// eight-byte word (read little-endian) may hold one; it must never say no when it does.
+/// Index of the first byte at or after `from` that is `wanted`. `marks` marks the wanted bytes
+/// of an eight-byte word (read little-endian) as the tests above do; the last few bytes, too
+/// few for a word, are tested one by one with `wanted`.
 pub fn position_from(
     bytes: &[u8],
     from: usize,
-    may_hold: impl Fn(u64) -> bool,
+    marks: impl Fn(u64) -> u64,
     wanted: impl Fn(u8) -> bool,
 ) -> Option<usize> {
     let mut index = from;
     while let Some(word) = word_at(bytes, index) {
-        if may_hold(word) {
-            if let Some(offset) = word.to_le_bytes().iter().position(|&byte| wanted(byte)) {
-                return Some(index + offset);
-            }
+        let marked = marks(word);
+        if marked != 0 {
+            return Some(index + first_marked(marked));
         }
         index += 8;
     }
@@ -72,24 +73,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn word_tests_agree_with_each_byte() {
+    fn the_first_mark_is_the_first_byte_that_matches() {
         // Every byte value at every position of a word, beside bytes that could upset the
-        // borrow between bytes (0x00, 0x80, 0xff).
+        // borrow between bytes (0x00, 0x80, 0xff), and a second candidate above it.
         for background in [0x00u8, 0x41, 0x80, 0xff] {
             for position in 0..8 {
                 for value in 0..=255u8 {
                     let mut word = [background; 8];
                     word[position] = value;
+                    word[7 - position / 2] = b'"';
                     let packed = u64::from_le_bytes(word);
-                    assert_eq!(has_zero_byte(packed), word.contains(&0), "{word:?}");
-                    assert_eq!(has_byte(packed, b'"'), word.contains(&b'"'), "{word:?}");
-                    assert_eq!(has_byte_below(packed, 0x20), word.iter().any(|&b| b < 0x20), "{word:?}");
+                    let first = |test: fn(&u8) -> bool| word.iter().position(test).unwrap_or(8);
+                    assert_eq!(first_marked(zero_bytes(packed)), first(|&b| b == 0), "{word:?}");
+                    assert_eq!(first_marked(bytes_equal(packed, b'"')), first(|&b| b == b'"'), "{word:?}");
+                    assert_eq!(first_marked(bytes_below(packed, 0x20)), first(|&b| b < 0x20), "{word:?}");
                     let digits = digit_mask(packed).to_le_bytes();
                     for (byte, marked) in word.iter().zip(digits) {
                         assert_eq!(marked == 0x80, byte.is_ascii_digit(), "{word:?}");
                         assert!(marked == 0 || marked == 0x80, "{word:?}");
                     }
-                    assert_eq!(first_marked(digit_mask(packed)), word.iter().position(u8::is_ascii_digit).unwrap_or(8));
+                    assert_eq!(first_marked(digit_mask(packed)), first(u8::is_ascii_digit), "{word:?}");
                 }
             }
         }
