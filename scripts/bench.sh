@@ -6,7 +6,7 @@
 # 1. builds the release binaries and examples;
 # 2. writes the benchmark's record mix (benches/classify.rs) to a file in a temporary directory;
 # 3. times `errwatch classify --input MIX` against the naive program (examples/naive_codes.rs),
-#    best of three runs each, output to /dev/null, and records each one's peak RSS;
+#    best of five runs each, taken in turns, output to /dev/null, and records each one's peak RSS;
 # 4. runs the criterion benchmarks (`cargo bench --bench classify`);
 # 5. prints a summary.
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 export LC_ALL=C
 
 lines=${1:-1000000}
-runs=3
+runs=5
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir=${CARGO_TARGET_DIR:-target}
@@ -61,46 +61,47 @@ done
 echo "errwatch classify: $errwatch_lines lines, $errwatch_errors failed calls found"
 echo "naive_codes:       $naive_lines lines, $naive_codes codes found (raw envelopes only)"
 
-# time_best NAME COMMAND...: runs COMMAND $runs times with stdout to /dev/null; sets
-# best_seconds (lowest wall time) and best_rss_kb (highest peak RSS seen, or "n/a").
-time_best() {
+# time_once NAME COMMAND...: runs COMMAND once with stdout to /dev/null; sets seconds (wall
+# time) and rss (peak RSS in KiB, or "n/a").
+time_once() {
     local name=$1
     shift
-    best_seconds=""
-    best_rss_kb="n/a"
-    local run start end seconds rss
-    for ((run = 1; run <= runs; run++)); do
-        start=$EPOCHREALTIME
-        if [[ -n "$gnu_time" ]]; then
-            "$gnu_time" -f %M -o "$work/rss" "$@" > /dev/null
-        else
-            "$@" > /dev/null
-        fi
-        end=$EPOCHREALTIME
-        seconds=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')
-        rss="n/a"
-        if [[ -n "$gnu_time" ]]; then
-            rss=$(tail -n 1 "$work/rss")
-            if [[ "$best_rss_kb" == "n/a" || "$rss" -gt "$best_rss_kb" ]]; then
-                best_rss_kb=$rss
-            fi
-        fi
-        printf '%-18s run %d: %8s s  peak RSS %s KiB\n' "$name" "$run" "$seconds" "$rss"
-        if [[ -z "$best_seconds" ]] || awk -v a="$seconds" -v b="$best_seconds" 'BEGIN { exit !(a < b) }'; then
-            best_seconds=$seconds
-        fi
-    done
+    local start end
+    start=$EPOCHREALTIME
+    if [[ -n "$gnu_time" ]]; then
+        "$gnu_time" -f %M -o "$work/rss" "$@" > /dev/null
+    else
+        "$@" > /dev/null
+    fi
+    end=$EPOCHREALTIME
+    seconds=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')
+    rss="n/a"
+    if [[ -n "$gnu_time" ]]; then
+        rss=$(tail -n 1 "$work/rss")
+    fi
+    printf '%-18s %8s s  peak RSS %s KiB\n' "$name" "$seconds" "$rss"
 }
+
+lower() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
+higher() { [[ "$2" == "n/a" ]] || { [[ "$1" != "n/a" ]] && (( $1 > $2 )); }; }
 
 per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 
-section "commands, best of $runs"
-time_best "errwatch classify" "$errwatch_bin" classify --input "$mix"
-errwatch_seconds=$best_seconds
-errwatch_rss=$best_rss_kb
-time_best "naive_codes" "$naive_bin" "$mix"
-naive_seconds=$best_seconds
-naive_rss=$best_rss_kb
+section "commands, best of $runs, taken in turns"
+# In turns rather than one command's runs after the other's, so that a slow spell of a shared
+# machine falls on both.
+errwatch_seconds=""
+naive_seconds=""
+errwatch_rss="n/a"
+naive_rss="n/a"
+for ((run = 1; run <= runs; run++)); do
+    time_once "errwatch classify" "$errwatch_bin" classify --input "$mix"
+    if lower "$seconds" "$errwatch_seconds"; then errwatch_seconds=$seconds; fi
+    if higher "$rss" "$errwatch_rss"; then errwatch_rss=$rss; fi
+    time_once "naive_codes" "$naive_bin" "$mix"
+    if lower "$seconds" "$naive_seconds"; then naive_seconds=$seconds; fi
+    if higher "$rss" "$naive_rss"; then naive_rss=$rss; fi
+done
 errwatch_rate=$(per_second "$lines" "$errwatch_seconds")
 naive_rate=$(per_second "$lines" "$naive_seconds")
 ratio=$(awk -v a="$errwatch_rate" -v b="$naive_rate" 'BEGIN { printf "%.2f", a / b }')
