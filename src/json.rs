@@ -226,7 +226,10 @@ impl<'a> Parser<'a> {
                 }
                 b'\\' => {
                     let unescaped = self.escape()?;
-                    let text = owned.get_or_insert_with(|| String::with_capacity(stop - start + 16));
+                    // Escaped strings are mostly bodies escaped whole, which run on to near the
+                    // end of the document: room for that, within reason, saves growing it.
+                    let room = (self.bytes.len() - start).min(4096);
+                    let text = owned.get_or_insert_with(|| String::with_capacity(room));
                     text.push_str(run);
                     text.push(unescaped);
                 }
