@@ -195,7 +195,8 @@ fn envelope_error(envelope: Envelope, findings: Findings) -> Classification {
 
 fn status_only_error(status: u16, mut findings: Findings, record: &[u8]) -> Classification {
     // Without a message field, the whole line is the message.
-    let message = findings.record_message.take().or_else(|| Some(String::from_utf8_lossy(record).trim().to_owned()));
+    let message =
+        findings.record_message.take().or_else(|| std::str::from_utf8(record).ok().map(|text| text.trim().to_owned()));
     Classification::ApiError(Box::new(ApiError {
         family: Family::StatusOnly,
         code: codes::code_for_status(status).map(Cow::Borrowed),
