@@ -69,13 +69,17 @@ fn digit_run_length(bytes: &[u8], start: usize) -> usize {
     index + bytes.get(index..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count() - start
 }
 
-/// Index of the next run of exactly three ASCII digits at or after `from`.
+/// Index of the next run of exactly three ASCII digits at or after `from` that does not follow
+/// a letter or a digit. A number right after a letter (`b612efcd`, `v200`) is never a status in
+/// any of the forms `statuses` reads, so ids and hex are passed over here.
 fn next_three_digit_number(bytes: &[u8], from: usize) -> Option<usize> {
     let mut index = from;
     while index < bytes.len() {
         let run_start = next_digit(bytes, index)?;
         let run_length = digit_run_length(bytes, run_start);
-        if run_length == 3 && (run_start == 0 || !bytes.get(run_start - 1).is_some_and(u8::is_ascii_digit)) {
+        let follows_a_word =
+            run_start.checked_sub(1).and_then(|before| bytes.get(before)).is_some_and(u8::is_ascii_alphanumeric);
+        if run_length == 3 && !follows_a_word {
             return Some(run_start);
         }
         index = run_start + run_length;
