@@ -99,8 +99,8 @@ pub fn parse(text: &str) -> Option<Node<'_>> {
     (parser.position == parser.bytes.len()).then_some(value)
 }
 
-/// Levels of nesting the parser follows at most; far above any depth limit a record gets.
-const MAX_NESTING: usize = 1024;
+/// Levels of nesting the parser follows at most: the highest depth limit a record can be given.
+pub const MAX_NESTING: usize = 1024;
 
 struct Parser<'a> {
     text: &'a str,
@@ -625,6 +625,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn follows_nesting_up_to_its_cap_and_no_further() {
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(parse(&nested(MAX_NESTING)).is_some());
+        assert!(parse(&nested(MAX_NESTING + 1)).is_none());
+        assert!(parse(&nested(100_000)).is_none(), "refused, not a stack overflow");
     }
 
     #[test]

@@ -360,6 +360,15 @@ struct ServeArgs {
     http: HttpArgs,
 }
 
+/// A depth limit the document parser can honour: deeper documents are never parsed.
+fn parse_max_depth(text: &str) -> Result<usize, String> {
+    let levels: usize = text.parse().map_err(|_| format!("not a number of levels: {text:?}"))?;
+    if levels > errwatch::json::MAX_NESTING {
+        return Err(format!("at most {} levels", errwatch::json::MAX_NESTING));
+    }
+    Ok(levels)
+}
+
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
@@ -421,8 +430,8 @@ struct ClassifyArgs {
     #[arg(long, value_name = "BYTES", default_value_t = Limits::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
 
-    /// Records nested deeper than this many levels are answered as unreadable
-    #[arg(long, value_name = "LEVELS", default_value_t = Limits::DEFAULT_MAX_DEPTH)]
+    /// Records nested deeper than this many levels are answered as unreadable (at most 1024)
+    #[arg(long, value_name = "LEVELS", default_value_t = Limits::DEFAULT_MAX_DEPTH, value_parser = parse_max_depth)]
     max_depth: usize,
 }
 

@@ -88,6 +88,16 @@ fn a_missing_input_file_is_one_clear_line() {
 }
 
 #[test]
+fn a_depth_limit_past_what_the_parser_follows_is_refused() {
+    let output = errwatch().args(["classify", "--max-depth", "1025"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("at most 1024 levels"), "{stderr}");
+    let deepest = classify_stdin(&["--max-depth", "1024"], b"{\"status\":503}\n");
+    assert_eq!(deepest[0]["http_status"], 503);
+}
+
+#[test]
 fn help_explains_the_output_fields() {
     let output = errwatch().args(["classify", "--help"]).output().unwrap();
     assert!(output.status.success());
