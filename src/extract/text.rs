@@ -45,28 +45,14 @@ pub fn first_statuses(text: &str) -> (Option<u16>, Option<u16>) {
 /// Index of the first ASCII digit at or after `from`. Every record is searched for statuses,
 /// most of it text without digits: eight bytes are tested at once.
 fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut index = from;
-    while let Some(word) = words::word_at(bytes, index) {
-        let digits = words::digit_mask(word);
-        if digits != 0 {
-            return Some(index + words::first_marked(digits));
-        }
-        index += 8;
-    }
-    bytes.get(index..)?.iter().position(u8::is_ascii_digit).map(|offset| index + offset)
+    words::position_from(bytes, from, words::digit_mask, |byte| byte.is_ascii_digit())
 }
 
 /// The number of ASCII digits from `start` on.
 fn digit_run_length(bytes: &[u8], start: usize) -> usize {
-    let mut index = start;
-    while let Some(word) = words::word_at(bytes, index) {
-        let ends = !words::digit_mask(word) & words::repeated(0x80);
-        if ends != 0 {
-            return index + words::first_marked(ends) - start;
-        }
-        index += 8;
-    }
-    index + bytes.get(index..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count() - start
+    let non_digits = |word: u64| !words::digit_mask(word) & words::repeated(0x80);
+    let end = words::position_from(bytes, start, non_digits, |byte| !byte.is_ascii_digit());
+    end.unwrap_or(bytes.len()).saturating_sub(start)
 }
 
 /// Index of the next run of exactly three ASCII digits at or after `from` that does not follow
