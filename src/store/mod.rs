@@ -147,10 +147,10 @@ impl Watermarks {
     }
 }
 
-/// The daily partitions older than a number of days (bound second) in a database (bound first).
 /// Bytes of an insert compressed and sent at a time.
 const INSERT_CHUNK_BYTES: usize = 1024 * 1024;
 
+/// The daily partitions older than a number of days (bound second) in a database (bound first).
 pub const OLD_PARTITIONS_SQL: &str = "SELECT DISTINCT table, partition FROM system.parts \
      WHERE database = ? AND active \
      AND table IN ('api_errors', 'api_errors_by_correlation', 'api_errors_per_minute', 'quarantine') \

@@ -96,11 +96,6 @@ impl ErrorRow {
             raw_truncated: u8::from(raw_truncated),
         }
     }
-
-    /// The event time in Unix seconds, with its milliseconds.
-    pub fn event_seconds(&self) -> f64 {
-        f64::from(self.event_time) + f64::from(self.event_millis) / 1000.0
-    }
 }
 
 /// One row of `quarantine`.
@@ -251,8 +246,9 @@ impl Table for ErrorRow {
         row.u8(self.raw_truncated);
     }
 
+    /// The event time in Unix seconds, with its milliseconds.
     fn event_seconds(&self) -> Option<f64> {
-        Some(ErrorRow::event_seconds(self))
+        Some(f64::from(self.event_time) + f64::from(self.event_millis) / 1000.0)
     }
 }
 
