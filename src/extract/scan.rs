@@ -74,6 +74,12 @@ pub fn document_spans(text: &str, max_depth: usize, max_attempts: usize) -> Resu
     let mut attempts = 0;
     while let Some(offset) = bytes.get(from..).and_then(|rest| memchr::memchr(b'{', rest)) {
         let start = from + offset;
+        // `{\` opens JSON escaped into a string, which never parses as it stands; escaped
+        // documents are read elsewhere, once unescaped.
+        if bytes.get(start + 1) == Some(&b'\\') {
+            from = start + 1;
+            continue;
+        }
         attempts += 1;
         if attempts > max_attempts {
             break;
@@ -297,29 +303,27 @@ fn quoted_value(text: &str, start: usize) -> Option<(Cow<'_, str>, usize)> {
     let mut index = body_start;
     let mut has_escapes = false;
     loop {
-        match bytes.get(index)? {
-            b'\\' => {
-                has_escapes = true;
-                index += 2;
-            }
-            b'"' => break,
-            _ => index += 1,
+        index += memchr::memchr2(b'\\', b'"', bytes.get(index..)?)?;
+        if bytes.get(index) == Some(&b'"') {
+            break;
         }
+        has_escapes = true;
+        index += 2;
     }
     let body = text.get(body_start..index)?;
     let value = if has_escapes { Cow::Owned(unescape_logfmt(body)) } else { Cow::Borrowed(body) };
     Some((value, index + 1))
 }
 
+/// Undoes logfmt's escapes. Backslashes are ASCII, so the text between them is copied whole.
 fn unescape_logfmt(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
+    let mut rest = body;
+    while let Some(backslash) = memchr::memchr(b'\\', rest.as_bytes()) {
+        let (before, escape) = rest.split_at(backslash);
+        out.push_str(before);
+        let escaped = escape.get(1..).and_then(|after| after.chars().next());
+        match escaped {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
@@ -331,7 +335,9 @@ fn unescape_logfmt(body: &str) -> String {
             }
             None => out.push('\\'),
         }
+        rest = escape.get(1 + escaped.map_or(0, char::len_utf8)..).unwrap_or_default();
     }
+    out.push_str(rest);
     out
 }
 
@@ -444,6 +450,27 @@ mod tests {
             ]
         );
         assert_eq!(&text[pairs[3].value_span.clone()], r#""{\"error\":{\"code\":\"X\"}}""#);
+    }
+
+    #[test]
+    fn logfmt_escapes() {
+        fn check(quoted: &str, expected: Option<&str>) {
+            let text = format!("k={quoted} next=1");
+            let pairs = logfmt_pairs(&text, 10);
+            assert_eq!(pairs.first().map(|pair| pair.value.as_ref()), expected, "{quoted}");
+            if expected.is_some() {
+                assert_eq!(&text[pairs[0].value_span.clone()], quoted);
+                assert_eq!(pairs.get(1).map(|pair| (pair.key, pair.value.as_ref())), Some(("next", "1")));
+            }
+        }
+        check(r#""plain""#, Some("plain"));
+        check(r#""""#, Some(""));
+        check(r#""a\nb\tc\rd""#, Some("a\nb\tc\rd"));
+        check(r#""say \"hi\" \\ done""#, Some(r#"say "hi" \ done"#));
+        check(r#""\u00e9 \/ kept""#, Some(r"\u00e9 \/ kept"));
+        check(r#""caf\é ünï""#, Some(r"caf\é ünï"));
+        check(r#""ends with \\""#, Some("ends with \\"));
+        check(r#""never \" closes"#, None);
     }
 
     #[test]
