@@ -28,33 +28,41 @@ const HEX_VALUES: [u8; 256] = {
     values
 };
 
+/// The value of at most 16 hex digits; `None` when any byte is not one.
+fn hex_value(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0_u64, |value, &byte| {
+        let digit = HEX_VALUES.get(usize::from(byte)).copied().filter(|&digit| digit < 16)?;
+        Some((value << 4) | u64::from(digit))
+    })
+}
+
 impl Guid {
     /// Reads `8-4-4-4-12` hex digits, optionally in braces, or 32 hex digits without hyphens.
     /// Surrounding whitespace is ignored; anything else is not a GUID.
     pub fn parse(text: &str) -> Option<Guid> {
-        let text = text.trim();
+        // Ids mostly arrive bare; only a text that starts or ends otherwise is trimmed.
+        let bare = |byte: Option<&u8>| byte.is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'{' || b == b'}');
+        let text = if bare(text.as_bytes().first()) && bare(text.as_bytes().last()) { text } else { text.trim() };
         let text = match text.strip_prefix('{') {
             Some(inner) => inner.strip_suffix('}')?,
             None => text,
         };
         let bytes = text.as_bytes();
-        let hyphenated = match bytes.len() {
-            36 => true,
-            32 => false,
-            _ => return None,
-        };
-        let mut value: u128 = 0;
-        for (index, &byte) in bytes.iter().enumerate() {
-            if hyphenated && matches!(index, 8 | 13 | 18 | 23) {
-                if byte != b'-' {
+        let (high, low) = match bytes.len() {
+            36 => {
+                let hyphens = [8, 13, 18, 23].iter().all(|&index| bytes.get(index) == Some(&b'-'));
+                if !hyphens {
                     return None;
                 }
-                continue;
+                let group = |range: std::ops::Range<usize>| bytes.get(range).and_then(hex_value);
+                let high = (group(0..8)? << 32) | (group(9..13)? << 16) | group(14..18)?;
+                let low = (group(19..23)? << 48) | group(24..36)?;
+                (high, low)
             }
-            let digit = HEX_VALUES.get(usize::from(byte)).copied().filter(|&digit| digit < 16)?;
-            value = (value << 4) | u128::from(digit);
-        }
-        Some(Guid(value))
+            32 => (hex_value(bytes.get(..16)?)?, hex_value(bytes.get(16..)?)?),
+            _ => return None,
+        };
+        Some(Guid((u128::from(high) << 64) | u128::from(low)))
     }
 
     /// Finds a GUID at the start of `text` (hyphenated form only), for ids embedded in free text.
@@ -193,6 +201,54 @@ mod tests {
         check("43f4cb08-8fac-4b65-9db1-745c2ae65f3a}", None);
         check("+3f4cb08-8fac-4b65-9db1-745c2ae65f3a", None);
         check("é3f4cb08-8fac-4b65-9db1-745c2ae65f3", None);
+    }
+
+    #[test]
+    fn padding_and_misplaced_hyphens() {
+        let canonical = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        check("\t43f4cb08-8fac-4b65-9db1-745c2ae65f3a\n", Some(canonical));
+        check("\u{a0}43f4cb08-8fac-4b65-9db1-745c2ae65f3a\u{a0}", Some(canonical));
+        check("\u{b}{43f4cb08-8fac-4b65-9db1-745c2ae65f3a}", Some(canonical));
+        check("43F4CB088FAC4B659DB1745C2AE65F3A", Some(canonical));
+        check("43f4cb08-8fac-4b65-9db1-745c2ae6-f3a", None);
+        check("43f4cb088-fac-4b65-9db1-745c2ae65f3a", None);
+        check("43f4cb088fac4b659db1745c2ae65f3g", None);
+        check("-43f4cb088fac4b659db1745c2ae65f3", None);
+    }
+
+    /// Every byte value at every position of both forms reads as a plain reading of the spec
+    /// says: hyphens exactly where they belong, hex digits everywhere else.
+    #[test]
+    fn agrees_with_a_plain_reading_at_every_position() {
+        fn plain(text: &str) -> Option<u128> {
+            let text = text.trim();
+            let text = match text.strip_prefix('{') {
+                Some(inner) => inner.strip_suffix('}')?,
+                None => text,
+            };
+            let digits: String = match text.len() {
+                36 => text
+                    .char_indices()
+                    .filter(|(index, c)| !(matches!(index, 8 | 13 | 18 | 23) && *c == '-'))
+                    .map(|(_, c)| c)
+                    .collect(),
+                32 => text.to_owned(),
+                _ => return None,
+            };
+            (digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| u128::from_str_radix(&digits, 16).ok())
+                .flatten()
+        }
+        for form in ["43f4cb08-8fac-4b65-9db1-745c2ae65f3a", "43f4cb088fac4b659db1745c2ae65f3a"] {
+            for position in 0..form.len() {
+                for byte in 0..=127_u8 {
+                    let mut bytes = form.as_bytes().to_vec();
+                    bytes[position] = byte;
+                    let text = String::from_utf8(bytes).expect("ascii");
+                    assert_eq!(Guid::parse(&text).map(Guid::as_u128), plain(&text), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
