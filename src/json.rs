@@ -209,31 +209,28 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.position += 1;
         let start = self.position;
-        let mut owned: Option<String> = None;
+        let stop = start + self.plain_run()?;
+        if self.bytes.get(stop) == Some(&b'"') {
+            self.position = stop + 1;
+            return self.text.get(start..stop).map(Cow::Borrowed);
+        }
+        self.escaped_string(start).map(Cow::Owned)
+    }
+
+    /// A string that stops short of its closing quote: at an escape, or at a control character
+    /// (which JSON strings must escape). Apart, so that the common case stays small.
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Option<String> {
+        // Escaped strings are mostly bodies escaped whole, which run on to near the end of the
+        // document: room for that, within reason, saves growing it.
+        let mut text = String::with_capacity((self.bytes.len() - start).min(4096));
         loop {
             let stop = self.position + self.plain_run()?;
-            let run = self.text.get(self.position..stop)?;
+            text.push_str(self.text.get(self.position..stop)?);
             self.position = stop + 1;
             match self.bytes.get(stop)? {
-                b'"' => {
-                    return Some(match owned {
-                        Some(mut text) => {
-                            text.push_str(run);
-                            Cow::Owned(text)
-                        }
-                        None => Cow::Borrowed(self.text.get(start..stop)?),
-                    });
-                }
-                b'\\' => {
-                    let unescaped = self.escape()?;
-                    // Escaped strings are mostly bodies escaped whole, which run on to near the
-                    // end of the document: room for that, within reason, saves growing it.
-                    let room = (self.bytes.len() - start).min(4096);
-                    let text = owned.get_or_insert_with(|| String::with_capacity(room));
-                    text.push_str(run);
-                    text.push(unescaped);
-                }
-                // A control character, which JSON strings must escape.
+                b'"' => return Some(text),
+                b'\\' => text.push(self.escape()?),
                 _ => return None,
             }
         }
