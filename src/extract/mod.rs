@@ -215,9 +215,9 @@ fn is_timestamp_field(name: &str) -> bool {
     ["ts", "@t", "@timestamp", "time", "timestamp"].iter().any(|wanted| name.eq_ignore_ascii_case(wanted))
 }
 
-fn findings(walker: walk::Walker) -> Findings {
+fn findings(mut walker: walk::Walker) -> Findings {
     Findings {
-        envelope: winning_envelope(&walker),
+        envelope: winning_envelope(&mut walker),
         field_status: walker.status.value,
         text_error_status: walker.text_error_status,
         text_other_status: walker.text_other_status,
@@ -235,10 +235,11 @@ fn findings(walker: walk::Walker) -> Findings {
 }
 
 /// The first envelope of the record and, of it and the envelopes nested in it, the outermost
-/// one that has a code.
-fn winning_envelope(walker: &walk::Walker) -> Option<Envelope> {
-    let envelopes = &walker.envelopes;
-    let first = envelopes.first()?;
+/// one that has a code. Its code, message and inner codes are taken from the walker, which is
+/// done with them.
+fn winning_envelope(walker: &mut walk::Walker) -> Option<Envelope> {
+    let envelopes = &mut walker.envelopes;
+    envelopes.first()?;
     // Envelopes are recorded in document order, so the first one's nested envelopes follow it
     // up to the next envelope that stands at the top.
     let family_size = envelopes.iter().skip(1).position(|e| e.parent.is_none()).map_or(envelopes.len(), |p| p + 1);
@@ -250,23 +251,24 @@ fn winning_envelope(walker: &walk::Walker) -> Option<Envelope> {
         }
         levels
     };
-    let winner = envelopes
+    let winner_index = envelopes
         .iter()
         .enumerate()
         .take(family_size)
         .filter(|(_, envelope)| envelope.raw_code.is_some())
         .min_by_key(|(index, _)| (nesting(*index), *index))
-        .map_or(first, |(_, envelope)| envelope);
+        .map_or(0, |(index, _)| index);
+    let winner = envelopes.get_mut(winner_index)?;
     let mut inner_codes: Vec<String> = Vec::new();
-    for code in walker.codes.get(winner.codes.clone()).unwrap_or_default() {
+    for code in walker.codes.get_mut(winner.codes.clone()).unwrap_or_default() {
         if !inner_codes.contains(code) {
-            inner_codes.push(code.clone());
+            inner_codes.push(std::mem::take(code));
         }
     }
     Some(Envelope {
         family: winner.family,
-        raw_code: winner.raw_code.clone(),
-        message: winner.message.clone(),
+        raw_code: winner.raw_code.take(),
+        message: winner.message.take(),
         correlation_id: winner.family_id.map(CorrelationId::from),
         inner_codes,
     })
