@@ -58,9 +58,15 @@ impl<T> Default for Best<T> {
 }
 
 impl<T> Best<T> {
+    /// Whether a candidate with this key would replace the best so far: when it would not,
+    /// searching text for it is wasted.
+    fn would_take(&self, rank: u8, depth: usize, order: u32) -> bool {
+        (rank, depth, order) < self.key
+    }
+
     fn offer(&mut self, rank: u8, depth: usize, order: u32, make: impl FnOnce() -> Option<T>) {
-        let key = (rank, depth, order);
-        if key < self.key {
+        if self.would_take(rank, depth, order) {
+            let key = (rank, depth, order);
             if let Some(value) = make() {
                 self.key = key;
                 self.value = Some(value);
@@ -525,16 +531,21 @@ impl Walker {
             }
         }
         let order = self.next_order();
-        if let Some(found) = text::retry_after(text) {
-            self.retry_after.offer(1, depth, order, || match found {
-                RetryAfterText::Seconds(seconds) => Some(RetryAfter::Seconds(seconds)),
-                RetryAfterText::Date(date) => Timestamp::parse_http_date(date).map(RetryAfter::Date),
-            });
+        if self.retry_after.would_take(1, depth, order) {
+            if let Some(found) = text::retry_after(text) {
+                self.retry_after.offer(1, depth, order, || match found {
+                    RetryAfterText::Seconds(seconds) => Some(RetryAfter::Seconds(seconds)),
+                    RetryAfterText::Date(date) => Timestamp::parse_http_date(date).map(RetryAfter::Date),
+                });
+            }
         }
-        if let Some((verb, url)) = text::first_url(text) {
-            self.url.offer(1, depth, order, || Some(url.to_owned()));
-            if let Some(verb) = verb {
-                self.method.offer(1, depth, order, || Some(verb.to_owned()));
+        // A URL field's own value was offered already, ahead of any URL written in text.
+        if self.url.would_take(1, depth, order) || self.method.would_take(1, depth, order) {
+            if let Some((verb, url)) = text::first_url(text) {
+                self.url.offer(1, depth, order, || Some(url.to_owned()));
+                if let Some(verb) = verb {
+                    self.method.offer(1, depth, order, || Some(verb.to_owned()));
+                }
             }
         }
         for (name, guid) in text::named_guids(text) {
