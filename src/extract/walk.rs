@@ -606,7 +606,7 @@ fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
 /// Which family an `error` object belongs to, or `None` when it is not an envelope at all
 /// (an application's own `error` object without a code).
 fn body_family(body: &Fields<'_>) -> Option<Family> {
-    let has_code = get(body, "code").and_then(raw_code).is_some();
+    let has_code = get(body, "code").is_some_and(is_raw_code);
     let has_guid_target = get(body, "target").and_then(Node::as_str).and_then(Guid::parse).is_some();
     if has_code && has_guid_target {
         Some(Family::Mde)
@@ -638,6 +638,15 @@ fn graph_request_id(body: &Fields<'_>) -> Option<Guid> {
 /// The value of the first field whose normalised name is `name`.
 fn get<'a, 'b>(map: &'a Fields<'b>, name: &str) -> Option<&'a Node<'b>> {
     map.iter().find(|(key, _)| text::name_is(key.as_bytes(), name.as_bytes())).map(|(_, value)| value)
+}
+
+/// Whether [`raw_code`] finds a code in `value`, without copying it.
+fn is_raw_code(value: &Node<'_>) -> bool {
+    match value {
+        Node::Text(text) => !text.trim().is_empty(),
+        Node::Number(_) => true,
+        _ => false,
+    }
 }
 
 /// A code as written: a string (trimmed, not empty) or a number, read as its digits.
