@@ -408,7 +408,7 @@ impl Walker {
         }
         let mut masked: Vec<Range<usize>> = documents.iter().map(|(span, _)| span.clone()).collect();
         if memchr::memchr(b'=', text.as_bytes()).is_some() {
-            for gap in gaps(text.len(), &masked.clone()) {
+            for gap in gaps(text.len(), documents.iter().map(|(span, _)| span)) {
                 let Some(gap_text) = text.get(gap.clone()) else { continue };
                 for pair in scan::logfmt_pairs(gap_text, MAX_LOGFMT_PAIRS) {
                     let order = self.next_order();
@@ -559,19 +559,25 @@ impl Walker {
 }
 
 /// The stretches of `0..length` not covered by `masked` (sorted, non-overlapping spans).
-fn gaps(length: usize, masked: &[Range<usize>]) -> Vec<Range<usize>> {
-    let mut gaps = Vec::with_capacity(masked.len() + 1);
+fn gaps<'a>(
+    length: usize,
+    masked: impl IntoIterator<Item = &'a Range<usize>>,
+) -> impl Iterator<Item = Range<usize>> {
+    let mut masked = masked.into_iter();
     let mut start = 0;
-    for span in masked {
-        if span.start > start {
-            gaps.push(start..span.start);
+    let mut ended = false;
+    std::iter::from_fn(move || {
+        for span in masked.by_ref() {
+            let gap = start..span.start;
+            start = start.max(span.end);
+            if !gap.is_empty() {
+                return Some(gap);
+            }
         }
-        start = start.max(span.end);
-    }
-    if start < length {
-        gaps.push(start..length);
-    }
-    gaps
+        let last = (!ended && start < length).then_some(start..length);
+        ended = true;
+        last
+    })
 }
 
 fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
@@ -692,4 +698,24 @@ fn retry_after_value(text: &str, scale: f64) -> Option<RetryAfter> {
         return number.is_finite().then_some(RetryAfter::Seconds(number / scale));
     }
     Timestamp::parse_http_date(text).map(RetryAfter::Date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_what_the_spans_leave() {
+        fn check(length: usize, masked: &[Range<usize>], expected: &[Range<usize>]) {
+            assert_eq!(gaps(length, masked).collect::<Vec<_>>(), expected, "{masked:?} in {length}");
+        }
+        check(0, &[], &[]);
+        check(10, &[], &[0..10]);
+        check(10, &[0..10], &[]);
+        check(10, &[2..4], &[0..2, 4..10]);
+        check(10, &[0..3, 3..5, 7..10], &[5..7]);
+        // Spans may nest or overlap: what one covers is covered.
+        check(10, &[1..8, 2..4, 6..9], &[0..1, 9..10]);
+        check(5, &[1..2, 4..7], &[0..1, 2..4]);
+    }
 }
