@@ -589,6 +589,11 @@ fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
             Some(dot) => (key.get(..dot).unwrap_or_default(), key.get(dot + 1..).unwrap_or_default()),
             None => (&[][..], key),
         };
+        // Every name looked for here starts with "error": most keys are passed over at once.
+        let first_letter = last.iter().find(|&&byte| !matches!(byte, b'_' | b'-' | b' '));
+        if !matches!(first_letter, Some(b'e' | b'E')) {
+            continue;
+        }
         if text::name_is(last, b"error") {
             match value {
                 Node::Object(body) if text::name_is(parent, b"odata") => {
