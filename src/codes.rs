@@ -49,10 +49,14 @@ const ALIASES: &[(&str, &str)] = &[
 /// spaces; `None` for a code the table does not know.
 pub fn canonical(raw: &str) -> Option<&'static str> {
     let raw = raw.trim();
-    if let Some((code, _)) = KNOWN_CODES.iter().find(|(code, _)| code.eq_ignore_ascii_case(raw)) {
-        return Some(code);
+    if raw.is_ascii() {
+        // Every non-ASCII alias keeps a non-ASCII letter in lower case (a test holds the table
+        // to that), so an ASCII code can only match an ASCII entry, byte for byte. Most codes
+        // are ASCII; this spares them the comparison character by character.
+        let known = KNOWN_CODES.iter().map(|(code, _)| *code).find(|code| code.eq_ignore_ascii_case(raw));
+        return known.or_else(|| ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(raw)).map(|(_, code)| *code));
     }
-    ALIASES.iter().find(|(alias, _)| eq_ignore_case(alias, raw)).map(|(_, code)| *code)
+    ALIASES.iter().find(|(alias, _)| same_letters(alias, raw)).map(|(_, code)| *code)
 }
 
 /// The HTTP status the table gives a canonical code.
@@ -86,13 +90,7 @@ pub fn means_throttled(inner_code: &str) -> bool {
 
 /// Unicode-aware case-insensitive comparison of an alias and a code as written, for the
 /// translated aliases (`Obehörig`).
-fn eq_ignore_case(alias: &str, raw: &str) -> bool {
-    if raw.is_ascii() {
-        // Every non-ASCII alias keeps a non-ASCII letter in lower case (a test holds the table
-        // to that), so an ASCII code can only match an ASCII alias. Most codes are ASCII; this
-        // spares them the comparison character by character.
-        return alias.is_ascii() && alias.eq_ignore_ascii_case(raw);
-    }
+fn same_letters(alias: &str, raw: &str) -> bool {
     alias.chars().flat_map(char::to_lowercase).eq(raw.chars().flat_map(char::to_lowercase))
 }
 
