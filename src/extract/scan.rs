@@ -344,56 +344,67 @@ fn unescape_logfmt(body: &str) -> String {
 /// Rewrites a Python literal (`{'error': {'code': 'Forbidden', 'ok': True}}`) as JSON, or `None`
 /// when it is not one that JSON can hold.
 pub fn python_repr_to_json(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 8);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                out.push('"');
-                loop {
-                    let inner = chars.next()?;
-                    match inner {
-                        '\\' => match chars.next()? {
-                            '\'' => out.push('\''),
-                            'x' => {
-                                let high = chars.next()?;
-                                let low = chars.next()?;
-                                out.push_str("\\u00");
-                                out.push(high);
-                                out.push(low);
-                            }
-                            escaped => {
-                                out.push('\\');
-                                out.push(escaped);
-                            }
-                        },
-                        '"' if c == '\'' => out.push_str("\\\""),
-                        _ if inner == c => break,
-                        _ => out.push(inner),
+    let mut index = 0;
+    // What matters is ASCII (quotes, backslashes, True, False, None): the text between is
+    // copied whole.
+    while let Some(offset) = bytes.get(index..)?.iter().position(|b| matches!(b, b'\'' | b'"' | b'T' | b'F' | b'N')) {
+        let special = index + offset;
+        out.push_str(text.get(index..special)?);
+        let quote = *bytes.get(special)?;
+        index = special + 1;
+        if quote == b'\'' || quote == b'"' {
+            out.push('"');
+            index = python_string(text, index, quote, &mut out)?;
+            out.push('"');
+            continue;
+        }
+        let word_end = bytes.get(index..)?.iter().position(|b| !b.is_ascii_alphabetic()).map_or(bytes.len(), |p| index + p);
+        out.push_str(match text.get(special..word_end)? {
+            "True" => "true",
+            "False" => "false",
+            "None" => "null",
+            _ => return None,
+        });
+        index = word_end;
+    }
+    out.push_str(text.get(index..)?);
+    Some(out)
+}
+
+/// Writes the body of a Python string that starts at `index` and is closed by `quote` as the
+/// body of a JSON string, and returns the index after the closing quote.
+fn python_string(text: &str, mut index: usize, quote: u8, out: &mut String) -> Option<usize> {
+    let bytes = text.as_bytes();
+    loop {
+        let stop = index + memchr::memchr3(b'\\', quote, b'"', bytes.get(index..)?)?;
+        out.push_str(text.get(index..stop)?);
+        index = stop + 1;
+        match *bytes.get(stop)? {
+            b'\\' => {
+                let mut rest = text.get(index..)?.chars();
+                match rest.next()? {
+                    '\'' => out.push('\''),
+                    'x' => {
+                        let high = rest.next()?;
+                        let low = rest.next()?;
+                        out.push_str("\\u00");
+                        out.push(high);
+                        out.push(low);
+                    }
+                    escaped => {
+                        out.push('\\');
+                        out.push(escaped);
                     }
                 }
-                out.push('"');
+                index = text.len() - rest.as_str().len();
             }
-            'T' | 'F' | 'N' => {
-                let mut word = String::from(c);
-                while let Some(&next) = chars.peek() {
-                    if !next.is_ascii_alphabetic() {
-                        break;
-                    }
-                    word.push(next);
-                    chars.next();
-                }
-                out.push_str(match word.as_str() {
-                    "True" => "true",
-                    "False" => "false",
-                    "None" => "null",
-                    _ => return None,
-                });
-            }
-            _ => out.push(c),
+            byte if byte == quote => return Some(index),
+            // A double quote inside a single-quoted string.
+            _ => out.push_str("\\\""),
         }
     }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -533,5 +544,74 @@ mod tests {
         assert_eq!(python_repr_to_json("{'a': Nothing}"), None);
         assert_eq!(python_repr_to_json("{'unterminated"), None);
         assert_eq!(python_repr_to_json(r"{'a': '\x41'}").as_deref(), Some(r#"{"a": "\u0041"}"#));
+    }
+
+    /// The rewrite read character by character, as the spec describes it: the fast one must
+    /// give the same answer for any text.
+    fn python_repr_to_json_char_by_char(text: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' | '"' => {
+                    out.push('"');
+                    loop {
+                        match chars.next()? {
+                            '\\' => match chars.next()? {
+                                '\'' => out.push('\''),
+                                'x' => {
+                                    let (high, low) = (chars.next()?, chars.next()?);
+                                    out.push_str("\\u00");
+                                    out.push(high);
+                                    out.push(low);
+                                }
+                                escaped => {
+                                    out.push('\\');
+                                    out.push(escaped);
+                                }
+                            },
+                            '"' if c == '\'' => out.push_str("\\\""),
+                            inner if inner == c => break,
+                            inner => out.push(inner),
+                        }
+                    }
+                    out.push('"');
+                }
+                'T' | 'F' | 'N' => {
+                    let mut word = String::from(c);
+                    while let Some(next) = chars.next_if(char::is_ascii_alphabetic) {
+                        word.push(next);
+                    }
+                    out.push_str(match word.as_str() {
+                        "True" => "true",
+                        "False" => "false",
+                        "None" => "null",
+                        _ => return None,
+                    });
+                }
+                _ => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn python_reprs_rewrite_as_read_char_by_char() {
+        let pieces = [
+            "'", "\"", "\\", "x", "T", "True", "False", "None", "Nope", "é", "ü", "{", "}", ": ", ", ", "a", "1",
+            "\\x4", "\\'", "\\\"", " ",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..50_000 {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for step in 0..(state % 24) {
+                let pick = (state.rotate_left(step as u32 * 5) % pieces.len() as u64) as usize;
+                text.push_str(pieces[pick]);
+            }
+            assert_eq!(python_repr_to_json(&text), python_repr_to_json_char_by_char(&text), "{text:?}");
+        }
     }
 }
