@@ -710,6 +710,8 @@ mod tests {
     use super::*;
 
     #[test]
+    // One-element arrays of ranges are meant: a single gap or span.
+    #[allow(clippy::single_range_in_vec_init)]
     fn gaps_are_what_the_spans_leave() {
         fn check(length: usize, masked: &[Range<usize>], expected: &[Range<usize>]) {
             assert_eq!(gaps(length, masked).collect::<Vec<_>>(), expected, "{masked:?} in {length}");
