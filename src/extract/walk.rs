@@ -184,7 +184,7 @@ impl<'a> FieldValue<'a> {
 /// How an object holds an envelope.
 enum Detected<'a, 'b> {
     /// `error` (or `odata.error`) is an object: the envelope body, under the key at `key_index`.
-    Body { key_index: usize, family: Family, body: &'a Fields<'b> },
+    Body { key_index: usize, family: Family, body: &'a Fields<'b>, target: Option<Guid> },
     /// The object itself is a token-endpoint error (`error` is a string).
     Aad,
 }
@@ -252,8 +252,8 @@ impl Walker {
             let role = role(&parent, &name);
             self.collect(role, FieldValue::of(value), depth, order);
             match &detected {
-                Some(Detected::Body { key_index, family, body }) if *key_index == index => {
-                    self.walk_envelope(*family, body, depth + 1, &name);
+                Some(Detected::Body { key_index, family, body, target }) if *key_index == index => {
+                    self.walk_envelope(*family, *target, body, depth + 1, &name);
                     continue;
                 }
                 Some(Detected::Aad)
@@ -275,11 +275,20 @@ impl Walker {
         }
     }
 
-    fn walk_envelope(&mut self, family: Family, body: &Fields<'_>, depth: usize, name: &NameBuffer) {
+    /// Walks an envelope's body; `target` is its `target` read as a GUID, found when the
+    /// family was told.
+    fn walk_envelope(
+        &mut self,
+        family: Family,
+        target: Option<Guid>,
+        body: &Fields<'_>,
+        depth: usize,
+        name: &NameBuffer,
+    ) {
         let code = get(body, "code").and_then(raw_code);
         let message = get(body, "message").and_then(message_text);
         let family_id = match family {
-            Family::Mde | Family::Rest => get(body, "target").and_then(Node::as_str).and_then(Guid::parse),
+            Family::Mde | Family::Rest => target,
             Family::Graph => graph_request_id(body),
             Family::ODataV3 => get(body, "requestid").and_then(Node::as_str).and_then(Guid::parse),
             Family::Aad | Family::StatusOnly => None,
@@ -597,11 +606,11 @@ fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
         if text::name_is(last, b"error") {
             match value {
                 Node::Object(body) if text::name_is(parent, b"odata") => {
-                    return Some(Detected::Body { key_index: index, family: Family::ODataV3, body });
+                    return Some(Detected::Body { key_index: index, family: Family::ODataV3, body, target: None });
                 }
                 Node::Object(body) => {
-                    if let Some(family) = body_family(body) {
-                        return Some(Detected::Body { key_index: index, family, body });
+                    if let Some((family, target)) = body_family(body) {
+                        return Some(Detected::Body { key_index: index, family, body, target });
                     }
                 }
                 Node::Text(_) => error_is_text = true,
@@ -614,17 +623,19 @@ fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
     (error_is_text && has_token_error_fields).then_some(Detected::Aad)
 }
 
-/// Which family an `error` object belongs to, or `None` when it is not an envelope at all
-/// (an application's own `error` object without a code).
-fn body_family(body: &Fields<'_>) -> Option<Family> {
+/// Which family an `error` object belongs to, with its `target` when that is a GUID, or
+/// `None` when it is not an envelope at all (an application's own `error` object without a
+/// code).
+fn body_family(body: &Fields<'_>) -> Option<(Family, Option<Guid>)> {
     let has_code = get(body, "code").is_some_and(is_raw_code);
-    let has_guid_target = get(body, "target").and_then(Node::as_str).and_then(Guid::parse).is_some();
-    if has_code && has_guid_target {
-        Some(Family::Mde)
+    let target = get(body, "target").and_then(Node::as_str).and_then(Guid::parse);
+    if has_code && target.is_some() {
+        Some((Family::Mde, target))
     } else if get(body, "innererror").is_some() {
-        Some(Family::Graph)
+        Some((Family::Graph, None))
     } else if has_code {
-        Some(Family::Rest)
+        // A REST envelope: its target, if it has one, is not a GUID.
+        Some((Family::Rest, None))
     } else {
         None
     }
