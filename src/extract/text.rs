@@ -168,25 +168,16 @@ pub enum RetryAfterText<'a> {
 }
 
 pub fn retry_after(text: &str) -> Option<RetryAfterText<'_>> {
-    // "etry" is rare in text, unlike the letter r: search for it, then look around.
-    static NEEDLES: LazyLock<[Finder<'static>; 2]> = LazyLock::new(|| [Finder::new(b"etry"), Finder::new(b"ETRY")]);
     let bytes = text.as_bytes();
     // The shortest is `retryafter:1`.
     if bytes.len() < 12 {
         return None;
     }
-    for needle in NEEDLES.iter() {
-        for found in needle.find_iter(bytes) {
-            let Some(start) = found.checked_sub(1) else { continue };
-            if !bytes.get(start).is_some_and(|b| b.eq_ignore_ascii_case(&b'r')) {
-                continue;
-            }
-            if let Some(value) = retry_after_at(text, start + 5) {
-                return Some(value);
-            }
-        }
-    }
-    None
+    // The letter y is rare in text, unlike r: search for it, then look behind it for "retr",
+    // in any case, as HTTP reads header names.
+    memchr::memchr2_iter(b'y', b'Y', bytes)
+        .filter(|&y| y >= 4 && bytes.get(y - 4..y).is_some_and(|retr| retr.eq_ignore_ascii_case(b"retr")))
+        .find_map(|y| retry_after_at(text, y + 1))
 }
 
 /// The value after `retry` at `after_retry`: `-After: 2.128`, `_after=12`, `-after-ms: 500`.
@@ -474,6 +465,9 @@ mod tests {
         );
         assert_eq!(retry_after("Please retry after a while"), None);
         assert_eq!(retry_after("retry later"), None);
+        assert_eq!(retry_after("RETRY-AFTER: 3 and ReTrY_AfTeR=4"), Some(RetryAfterText::Seconds(3.0)));
+        assert_eq!(retry_after("try: 1, retry: 2, Retry-After: 5"), Some(RetryAfterText::Seconds(5.0)));
+        assert_eq!(retry_after("yyyy retry-after=6"), Some(RetryAfterText::Seconds(6.0)));
     }
 
     #[test]
