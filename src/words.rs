@@ -48,6 +48,33 @@ pub fn word_at(bytes: &[u8], index: usize) -> Option<u64> {
     <[u8; 8]>::try_from(chunk).ok().map(u64::from_le_bytes)
 }
 
+/// Bit `i` set when `bytes[from + i]` is an ASCII digit, for the 64 bytes from `from`; bytes
+/// past the end count as not digits.
+pub fn digit_bits(bytes: &[u8], from: usize) -> u64 {
+    // Gathers the high bit of each byte into the top byte: the partial products of the
+    // multiplication never overlap, so nothing carries.
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut bits = 0;
+    for step in 0..8 {
+        let start = from + step * 8;
+        let word = match word_at(bytes, start) {
+            Some(word) => word,
+            None => {
+                let rest = bytes.get(start..).unwrap_or_default();
+                if rest.is_empty() {
+                    break;
+                }
+                let mut padded = [0_u8; 8];
+                padded.iter_mut().zip(rest).for_each(|(slot, byte)| *slot = *byte);
+                u64::from_le_bytes(padded)
+            }
+        };
+        let gathered = ((digit_mask(word) >> 7).wrapping_mul(GATHER)) >> 56;
+        bits |= gathered << (step * 8);
+    }
+    bits
+}
+
 /// Index of the first byte at or after `from` that is `wanted`. `marks` marks the wanted bytes
 /// of an eight-byte word (read little-endian) as the tests above do; the last few bytes, too
 /// few for a word, are tested one by one with `wanted`.
