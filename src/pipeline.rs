@@ -40,7 +40,7 @@ use crate::extract::Limits;
 use crate::metrics::Metrics;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
 use crate::store::{
-    Encoded, ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
+    Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
 };
 use crate::timestamp::Timestamp;
 
@@ -543,8 +543,9 @@ fn feed(
         Classification::ApiError(error) => {
             let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
             let text = std::str::from_utf8(payload).unwrap_or_default();
-            let row = ErrorRow::new(&error, text, &position, kafka_time, now, settings.raw_cap);
-            Item::Error(Encoded::new(&row), position)
+            let row = ErrorRowView::new(&error, text, &position, kafka_time, now, settings.raw_cap);
+            let encoded = Encoded::from(row);
+            Item::Error(encoded, position)
         }
         Classification::Unreadable(reason) => {
             let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);

@@ -1,5 +1,6 @@
 //! The rows errwatch writes and reads, built from classifications. Pure: no IO here.
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use clickhouse::Row;
@@ -7,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::ApiError;
 use crate::extract::{api_template, host, Unreadable};
+use crate::guid::{CorrelationId, Guid};
 use crate::timestamp::Timestamp;
 
 /// Bytes of a record kept in the `raw` columns by default.
@@ -65,36 +67,182 @@ impl ErrorRow {
         now: Timestamp,
         raw_cap: usize,
     ) -> ErrorRow {
+        ErrorRowView::new(error, record, position, fallback_time, now, raw_cap).to_row()
+    }
+
+    fn view(&self) -> ErrorRowView<'_> {
+        ErrorRowView {
+            event_date: self.event_date,
+            event_time: self.event_time,
+            event_millis: self.event_millis,
+            ingest_time: self.ingest_time,
+            correlation_id: Cow::Borrowed(&self.correlation_id),
+            code: &self.code,
+            raw_code: &self.raw_code,
+            http_status: self.http_status,
+            category: &self.category,
+            retryable: self.retryable,
+            retry: &self.retry,
+            retry_after_seconds: self.retry_after_seconds,
+            message: &self.message,
+            family: &self.family,
+            inner_codes: &self.inner_codes,
+            service: &self.service,
+            method: &self.method,
+            host: &self.host,
+            api: Cow::Borrowed(&self.api),
+            tenant_id: Cow::Borrowed(&self.tenant_id),
+            source: &self.source,
+            source_partition: self.source_partition,
+            source_offset: self.source_offset,
+            raw: &self.raw,
+            raw_truncated: self.raw_truncated,
+        }
+    }
+}
+
+/// A row of `api_errors` that borrows its text from the classification, the record and its
+/// position: the pipeline encodes it as it is, without copying each field into a row first.
+/// [`ErrorRow::new`] builds the owned row from it, so both say the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorRowView<'a> {
+    event_date: u16,
+    event_time: u32,
+    event_millis: u16,
+    ingest_time: u32,
+    correlation_id: Cow<'a, str>,
+    code: &'a str,
+    raw_code: &'a str,
+    http_status: u16,
+    category: &'a str,
+    retryable: u8,
+    retry: &'a str,
+    retry_after_seconds: Option<f64>,
+    message: &'a str,
+    family: &'a str,
+    inner_codes: &'a [String],
+    service: &'a str,
+    method: &'a str,
+    host: &'a str,
+    api: Cow<'a, str>,
+    tenant_id: Cow<'a, str>,
+    source: &'a str,
+    source_partition: i32,
+    source_offset: u64,
+    raw: &'a str,
+    raw_truncated: u8,
+}
+
+impl<'a> ErrorRowView<'a> {
+    /// See [`ErrorRow::new`].
+    pub fn new(
+        error: &'a ApiError,
+        record: &'a str,
+        position: &'a Position,
+        fallback_time: Timestamp,
+        now: Timestamp,
+        raw_cap: usize,
+    ) -> ErrorRowView<'a> {
         let event_time = error.timestamp.unwrap_or(fallback_time);
         let (raw, raw_truncated) = truncate_text(record, raw_cap);
         let url = error.context.url.as_deref();
-        ErrorRow {
+        let guid_text = |guid: Option<Guid>| {
+            guid.map_or(Cow::Borrowed(""), |guid| Cow::Owned(String::from_utf8_lossy(&guid.hyphenated()).into_owned()))
+        };
+        ErrorRowView {
             event_date: days(event_time),
             event_time: seconds(event_time),
             event_millis: event_time.unix_millis().rem_euclid(1000) as u16,
             ingest_time: seconds(now),
-            correlation_id: error.correlation_id.map(|id| id.to_string()).unwrap_or_default(),
-            code: error.code.as_deref().unwrap_or_default().to_owned(),
-            raw_code: error.raw_code.clone().unwrap_or_default(),
+            correlation_id: guid_text(error.correlation_id.map(CorrelationId::guid)),
+            code: error.code.as_deref().unwrap_or_default(),
+            raw_code: error.raw_code.as_deref().unwrap_or_default(),
             http_status: error.http_status.unwrap_or(0),
-            category: error.category.as_str().to_owned(),
+            category: error.category.as_str(),
             retryable: u8::from(error.retryable()),
-            retry: error.retry.as_str().to_owned(),
+            retry: error.retry.as_str(),
             retry_after_seconds: error.retry_after_seconds,
-            message: truncate_text(error.message.as_deref().unwrap_or_default(), MESSAGE_CAP).0.to_owned(),
-            family: error.family.as_str().to_owned(),
-            inner_codes: error.inner_codes.clone(),
-            service: error.context.service.clone().unwrap_or_default(),
-            method: error.context.method.clone().unwrap_or_default(),
-            host: url.and_then(host).unwrap_or_default().to_owned(),
-            api: url.and_then(api_template).unwrap_or_default(),
-            tenant_id: error.context.tenant_id.map(|id| id.to_string()).unwrap_or_default(),
-            source: position.source.clone(),
+            message: truncate_text(error.message.as_deref().unwrap_or_default(), MESSAGE_CAP).0,
+            family: error.family.as_str(),
+            inner_codes: &error.inner_codes,
+            service: error.context.service.as_deref().unwrap_or_default(),
+            method: error.context.method.as_deref().unwrap_or_default(),
+            host: url.and_then(host).unwrap_or_default(),
+            api: url.and_then(api_template).map_or(Cow::Borrowed(""), Cow::Owned),
+            tenant_id: guid_text(error.context.tenant_id),
+            source: &position.source,
             source_partition: position.partition,
             source_offset: position.offset,
-            raw: raw.to_owned(),
+            raw,
             raw_truncated: u8::from(raw_truncated),
         }
+    }
+
+    pub fn to_row(&self) -> ErrorRow {
+        ErrorRow {
+            event_date: self.event_date,
+            event_time: self.event_time,
+            event_millis: self.event_millis,
+            ingest_time: self.ingest_time,
+            correlation_id: self.correlation_id.clone().into_owned(),
+            code: self.code.to_owned(),
+            raw_code: self.raw_code.to_owned(),
+            http_status: self.http_status,
+            category: self.category.to_owned(),
+            retryable: self.retryable,
+            retry: self.retry.to_owned(),
+            retry_after_seconds: self.retry_after_seconds,
+            message: self.message.to_owned(),
+            family: self.family.to_owned(),
+            inner_codes: self.inner_codes.to_vec(),
+            service: self.service.to_owned(),
+            method: self.method.to_owned(),
+            host: self.host.to_owned(),
+            api: self.api.clone().into_owned(),
+            tenant_id: self.tenant_id.clone().into_owned(),
+            source: self.source.to_owned(),
+            source_partition: self.source_partition,
+            source_offset: self.source_offset,
+            raw: self.raw.to_owned(),
+            raw_truncated: self.raw_truncated,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut row = RowBinary(out);
+        row.u16(self.event_date);
+        row.u32(self.event_time);
+        row.u16(self.event_millis);
+        row.u32(self.ingest_time);
+        row.string(self.correlation_id.as_bytes());
+        row.string(self.code.as_bytes());
+        row.string(self.raw_code.as_bytes());
+        row.u16(self.http_status);
+        row.string(self.category.as_bytes());
+        row.u8(self.retryable);
+        row.string(self.retry.as_bytes());
+        row.nullable_f64(self.retry_after_seconds);
+        row.string(self.message.as_bytes());
+        row.string(self.family.as_bytes());
+        row.length(self.inner_codes.len());
+        for code in self.inner_codes {
+            row.string(code.as_bytes());
+        }
+        row.string(self.service.as_bytes());
+        row.string(self.method.as_bytes());
+        row.string(self.host.as_bytes());
+        row.string(self.api.as_bytes());
+        row.string(self.tenant_id.as_bytes());
+        row.string(self.source.as_bytes());
+        row.i32(self.source_partition);
+        row.u64(self.source_offset);
+        row.string(self.raw.as_bytes());
+        row.u8(self.raw_truncated);
+    }
+
+    /// The event time in Unix seconds, with its milliseconds.
+    fn event_seconds(&self) -> Option<f64> {
+        Some(f64::from(self.event_time) + f64::from(self.event_millis) / 1000.0)
     }
 }
 
@@ -176,11 +324,23 @@ impl<T: Table> From<T> for Encoded<T> {
 
 impl<T: Table> Encoded<T> {
     pub fn new(row: &T) -> Encoded<T> {
+        Encoded::written(|bytes| row.encode(bytes), row.event_seconds())
+    }
+}
+
+impl<T> Encoded<T> {
+    fn written(encode: impl FnOnce(&mut Vec<u8>), event_seconds: Option<f64>) -> Encoded<T> {
         // Queued rows are many: the allocation is cut to size rather than left to doubling.
         let mut bytes = Vec::with_capacity(ENCODED_SIZE_GUESS);
-        row.encode(&mut bytes);
+        encode(&mut bytes);
         bytes.shrink_to_fit();
-        Encoded { bytes, event_seconds: row.event_seconds(), table: PhantomData }
+        Encoded { bytes, event_seconds, table: PhantomData }
+    }
+}
+
+impl From<ErrorRowView<'_>> for Encoded<ErrorRow> {
+    fn from(view: ErrorRowView<'_>) -> Encoded<ErrorRow> {
+        Encoded::written(|bytes| view.encode(bytes), view.event_seconds())
     }
 }
 
@@ -215,40 +375,11 @@ impl Table for ErrorRow {
     ];
 
     fn encode(&self, out: &mut Vec<u8>) {
-        let mut row = RowBinary(out);
-        row.u16(self.event_date);
-        row.u32(self.event_time);
-        row.u16(self.event_millis);
-        row.u32(self.ingest_time);
-        row.string(self.correlation_id.as_bytes());
-        row.string(self.code.as_bytes());
-        row.string(self.raw_code.as_bytes());
-        row.u16(self.http_status);
-        row.string(self.category.as_bytes());
-        row.u8(self.retryable);
-        row.string(self.retry.as_bytes());
-        row.nullable_f64(self.retry_after_seconds);
-        row.string(self.message.as_bytes());
-        row.string(self.family.as_bytes());
-        row.length(self.inner_codes.len());
-        for code in &self.inner_codes {
-            row.string(code.as_bytes());
-        }
-        row.string(self.service.as_bytes());
-        row.string(self.method.as_bytes());
-        row.string(self.host.as_bytes());
-        row.string(self.api.as_bytes());
-        row.string(self.tenant_id.as_bytes());
-        row.string(self.source.as_bytes());
-        row.i32(self.source_partition);
-        row.u64(self.source_offset);
-        row.string(self.raw.as_bytes());
-        row.u8(self.raw_truncated);
+        self.view().encode(out);
     }
 
-    /// The event time in Unix seconds, with its milliseconds.
     fn event_seconds(&self) -> Option<f64> {
-        Some(f64::from(self.event_time) + f64::from(self.event_millis) / 1000.0)
+        self.view().event_seconds()
     }
 }
 
@@ -410,6 +541,29 @@ mod tests {
         );
         assert_eq!((row.raw.len(), row.raw_truncated), (40, 1));
         assert_eq!((row.source.as_str(), row.source_offset), ("file:abc", 7));
+    }
+
+    /// The pipeline encodes the borrowed view, everything else the owned row: both must write
+    /// the same bytes, and the owned row must read back as the same view.
+    #[test]
+    fn the_view_and_the_row_agree() {
+        let records = [
+            r#"{"ts":"2026-11-26T10:00:01.250Z","service":"sync","method":"post","url":"https://h/api/machines/123/isolate","error":{"code":"429","message":"slow down","target":"43F4CB08-8FAC-4B65-9DB1-745C2AE65F3A"}}"#,
+            r#"{"error":{"code":"Forbidden","innerError":{"code":"throttledRequest","request-id":"e3b0c442-98fc-4c14-9afb-f4c8996fb924"}},"tid":"0f3a9410-14e6-8673-9240-5ce0b2deb7bf"}"#,
+            "GET https://h/api/alerts -> 401 Unauthorized",
+        ];
+        let now = Timestamp::from_unix_millis(1_800_000_000_000).unwrap();
+        for record in records {
+            let Classification::ApiError(error) = classify(record.as_bytes(), &Limits::default()) else {
+                panic!("an error: {record}")
+            };
+            let position = position();
+            let view = ErrorRowView::new(&error, record, &position, now, now, 64);
+            let row = view.to_row();
+            assert_eq!(row.view(), view, "{record}");
+            assert_eq!(Encoded::from(view.clone()), Encoded::new(&row), "{record}");
+            assert_eq!(row, ErrorRow::new(&error, record, &position, now, now, 64));
+        }
     }
 
     #[test]
