@@ -7,6 +7,7 @@
 //! Counters are never removed while the process lives; only the lag of a partition that went
 //! to another consumer is.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -202,7 +203,7 @@ impl Metrics {
                 self.records_not_error.inc();
                 if let Some(status) = http_status {
                     let service = self.services.label(service.as_deref());
-                    self.api_calls.with_label_values(&[service.as_str(), status_class(*status)]).inc();
+                    self.api_calls.with_label_values(&[service.as_ref(), status_class(*status)]).inc();
                 }
             }
             Classification::Unreadable(_) => self.records_quarantined.inc(),
@@ -213,9 +214,9 @@ impl Metrics {
         let service = self.services.label(error.context.service.as_deref());
         let code = error.code.as_deref().filter(|code| codes::is_known(code)).unwrap_or(OTHER);
         let status = status_label(error.http_status);
-        self.api_errors.with_label_values(&[service.as_str(), code, status.as_str(), error.category.as_str()]).inc();
+        self.api_errors.with_label_values(&[service.as_ref(), code, status.as_ref(), error.category.as_str()]).inc();
         if let Some(status) = error.http_status {
-            self.api_calls.with_label_values(&[service.as_str(), status_class(status)]).inc();
+            self.api_calls.with_label_values(&[service.as_ref(), status_class(status)]).inc();
         }
         if let Some(seconds) = error.retry_after_seconds {
             self.retry_after.observe(seconds);
@@ -359,11 +360,11 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
-fn status_label(status: Option<u16>) -> String {
+fn status_label(status: Option<u16>) -> Cow<'static, str> {
     match status {
-        Some(status @ 100..=599) => status.to_string(),
-        Some(_) => OTHER.to_owned(),
-        None => "none".to_owned(),
+        Some(status @ 100..=599) => Cow::Owned(status.to_string()),
+        Some(_) => Cow::Borrowed(OTHER),
+        None => Cow::Borrowed("none"),
     }
 }
 
@@ -379,20 +380,20 @@ impl ServiceLabels {
         ServiceLabels { cap, seen: Mutex::new(HashSet::new()) }
     }
 
-    fn label(&self, service: Option<&str>) -> String {
+    fn label<'a>(&self, service: Option<&'a str>) -> Cow<'a, str> {
         let Some(service) = service.filter(|name| !name.is_empty()) else {
-            return "unknown".to_owned();
+            return Cow::Borrowed("unknown");
         };
         let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if seen.contains(service) {
-            return service.to_owned();
+            return Cow::Borrowed(service);
         }
         // Names longer than a label should be are not worth a series of their own.
         if seen.len() < self.cap && service.len() <= 64 {
             seen.insert(service.to_owned());
-            return service.to_owned();
+            return Cow::Borrowed(service);
         }
-        OTHER.to_owned()
+        Cow::Borrowed(OTHER)
     }
 }
 

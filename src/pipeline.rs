@@ -425,6 +425,9 @@ fn consume(
         // Records are read in runs: the checks above cost little once per run, but add up
         // at hundreds of thousands of records a second.
         let mut wait = Duration::from_millis(100);
+        // One reading of the clock serves the rows of a run: they are read within moments,
+        // and their ingest time is kept in seconds.
+        let mut run_time = None;
         for _ in 0..RECORDS_PER_RUN {
             match source.poll(wait) {
                 None => {
@@ -438,7 +441,7 @@ fn consume(
                 }
                 Some(Ok(record)) => {
                     lag_report.read(record.timestamp_millis());
-                    if !feed(feeder, &record, settings, metrics)? {
+                    if !feed(feeder, &record, settings, metrics, &mut run_time)? {
                         break;
                     }
                 }
@@ -517,12 +520,14 @@ impl LagReport {
     }
 }
 
-/// Classifies a record and hands it to the feeder; false when the queue is full.
+/// Classifies a record and hands it to the feeder; false when the queue is full. `run_time`
+/// is the time rows of this run are ingested at, read from the clock for the first of them.
 fn feed(
     feeder: &Feeder,
     record: &KafkaRecord<'_>,
     settings: &PipelineSettings,
     metrics: &Metrics,
+    run_time: &mut Option<Timestamp>,
 ) -> Result<bool, PipelineError> {
     let offset = u64::try_from(record.offset()).unwrap_or_default();
     let payload = record.payload();
@@ -538,7 +543,7 @@ fn feed(
     if feeder.stored(&position, has) {
         return feeder.read(Item::Seen(position));
     }
-    let now = Timestamp::now();
+    let now = *run_time.get_or_insert_with(Timestamp::now);
     let item = match classification {
         Classification::ApiError(error) => {
             let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
