@@ -54,7 +54,8 @@ pub fn canonical(raw: &str) -> Option<&'static str> {
         // to that), so an ASCII code can only match an ASCII entry, byte for byte. Most codes
         // are ASCII; this spares them the comparison character by character.
         let known = KNOWN_CODES.iter().map(|(code, _)| *code).find(|code| code.eq_ignore_ascii_case(raw));
-        return known.or_else(|| ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(raw)).map(|(_, code)| *code));
+        return known
+            .or_else(|| ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(raw)).map(|(_, code)| *code));
     }
     ALIASES.iter().find(|(alias, _)| same_letters(alias, raw)).map(|(_, code)| *code)
 }

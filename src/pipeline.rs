@@ -40,7 +40,8 @@ use crate::extract::Limits;
 use crate::metrics::Metrics;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
 use crate::store::{
-    Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
+    Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions,
+    Watermarks,
 };
 use crate::timestamp::Timestamp;
 

@@ -360,7 +360,8 @@ pub fn python_repr_to_json(text: &str) -> Option<String> {
             out.push('"');
             continue;
         }
-        let word_end = bytes.get(index..)?.iter().position(|b| !b.is_ascii_alphabetic()).map_or(bytes.len(), |p| index + p);
+        let word_end =
+            bytes.get(index..)?.iter().position(|b| !b.is_ascii_alphabetic()).map_or(bytes.len(), |p| index + p);
         out.push_str(match text.get(special..word_end)? {
             "True" => "true",
             "False" => "false",

@@ -54,8 +54,7 @@ fn next_three_digit_number(bytes: &[u8], from: usize) -> Option<usize> {
     let mut window = from;
     while window < bytes.len() {
         let digits = words::digit_bits(bytes, window);
-        let digit_before =
-            window.checked_sub(1).and_then(|before| bytes.get(before)).is_some_and(u8::is_ascii_digit);
+        let digit_before = window.checked_sub(1).and_then(|before| bytes.get(before)).is_some_and(u8::is_ascii_digit);
         let follows_digit = (digits << 1) | u64::from(digit_before);
         let mut starts = digits & !follows_digit & (digits >> 1) & (digits >> 2) & !(digits >> 3) & WINDOW_STARTS;
         while starts != 0 {

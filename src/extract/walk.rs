@@ -568,10 +568,7 @@ impl Walker {
 }
 
 /// The stretches of `0..length` not covered by `masked` (sorted, non-overlapping spans).
-fn gaps<'a>(
-    length: usize,
-    masked: impl IntoIterator<Item = &'a Range<usize>>,
-) -> impl Iterator<Item = Range<usize>> {
+fn gaps<'a>(length: usize, masked: impl IntoIterator<Item = &'a Range<usize>>) -> impl Iterator<Item = Range<usize>> {
     let mut masked = masked.into_iter();
     let mut start = 0;
     let mut ended = false;
