@@ -74,12 +74,6 @@ pub fn document_spans(text: &str, max_depth: usize, max_attempts: usize) -> Resu
     let mut attempts = 0;
     while let Some(offset) = bytes.get(from..).and_then(|rest| memchr::memchr(b'{', rest)) {
         let start = from + offset;
-        // `{\` opens JSON escaped into a string, which never parses as it stands; escaped
-        // documents are read elsewhere, once unescaped.
-        if bytes.get(start + 1) == Some(&b'\\') {
-            from = start + 1;
-            continue;
-        }
         attempts += 1;
         if attempts > max_attempts {
             break;
