@@ -214,18 +214,19 @@ impl<'a> Parser<'a> {
             self.position = stop + 1;
             return self.text.get(start..stop).map(Cow::Borrowed);
         }
-        self.escaped_string(start).map(Cow::Owned)
+        self.escaped_string(start, stop).map(Cow::Owned)
     }
 
-    /// A string that stops short of its closing quote: at an escape, or at a control character
-    /// (which JSON strings must escape). Apart, so that the common case stays small.
+    /// A string that stops short of its closing quote at `first_stop`: at an escape, or at a
+    /// control character (which JSON strings must escape). Apart, so that the common case
+    /// stays small.
     #[inline(never)]
-    fn escaped_string(&mut self, start: usize) -> Option<String> {
+    fn escaped_string(&mut self, start: usize, first_stop: usize) -> Option<String> {
         // Escaped strings are mostly bodies escaped whole, which run on to near the end of the
         // document: room for that, within reason, saves growing it.
         let mut text = String::with_capacity((self.bytes.len() - start).min(4096));
+        let mut stop = first_stop;
         loop {
-            let stop = self.position + self.plain_run()?;
             text.push_str(self.text.get(self.position..stop)?);
             self.position = stop + 1;
             match self.bytes.get(stop)? {
@@ -233,6 +234,7 @@ impl<'a> Parser<'a> {
                 b'\\' => text.push(self.escape()?),
                 _ => return None,
             }
+            stop = self.position + self.plain_run()?;
         }
     }
 

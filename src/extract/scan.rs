@@ -541,8 +541,8 @@ mod tests {
         assert_eq!(python_repr_to_json(r"{'a': '\x41'}").as_deref(), Some(r#"{"a": "\u0041"}"#));
     }
 
-    /// The rewrite read character by character, as the spec describes it: the fast one must
-    /// give the same answer for any text.
+    /// The rewrite read plainly, character by character: the fast one must give the same
+    /// answer for any text.
     fn python_repr_to_json_char_by_char(text: &str) -> Option<String> {
         let mut out = String::new();
         let mut chars = text.chars().peekable();
