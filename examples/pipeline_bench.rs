@@ -74,6 +74,10 @@ struct Args {
     /// Copies errwatch's log to standard error as it comes
     #[arg(long)]
     show_errwatch_log: bool,
+    /// The ClickHouse server's process id: with it, the CPU time ClickHouse spends on errwatch's
+    /// rows and on the peer is measured too
+    #[arg(long)]
+    clickhouse_pid: Option<u32>,
 }
 
 /// The most bytes loaded into one partition: the mock keeps about 5 MiB of each.
@@ -140,6 +144,7 @@ fn main() -> anyhow::Result<()> {
         }
         let errwatch_database = format!("errwatch_bench_pipeline_{name}");
         runtime.block_on(drop_database(&args.url, &errwatch_database))?;
+        let clickhouse_cpu_before = args.clickhouse_pid.map(cpu_seconds);
         let mut errwatch =
             Errwatch::start(&args.errwatch, &bootstrap, &args.url, &errwatch_database, args.show_errwatch_log)?;
         errwatch.wait_for_log("partition assigned", partitions as usize, Duration::from_secs(120))?;
@@ -153,6 +158,10 @@ fn main() -> anyhow::Result<()> {
         println!("{name}.errwatch_records_per_second={errwatch_rate:.0}");
         println!("{name}.errwatch_seconds={:.2}", progress.total.as_secs_f64());
         println!("{name}.errwatch_peak_rss_kib={}", errwatch.peak_rss_kib());
+        println!("{name}.errwatch_cpu_seconds={:.2}", cpu_seconds(errwatch.child.id()));
+        if let (Some(pid), Some(before)) = (args.clickhouse_pid, clickhouse_cpu_before) {
+            println!("{name}.errwatch_clickhouse_cpu_seconds={:.2}", cpu_seconds(pid) - before);
+        }
 
         if stream == Stream::Mix {
             let probes = runtime.block_on(freshness(
@@ -173,8 +182,16 @@ fn main() -> anyhow::Result<()> {
 
         if !args.errwatch_only {
             let peer_database = format!("errwatch_bench_pipeline_peer_{name}");
-            let (peer_rate, peer_errors) =
-                runtime.block_on(peer(&args.url, &peer_database, &bootstrap, backlog.records.len() as u64))?;
+            let (peer_rate, peer_errors, peer_cpu) = runtime.block_on(peer(
+                &args.url,
+                &peer_database,
+                &bootstrap,
+                backlog.records.len() as u64,
+                args.clickhouse_pid,
+            ))?;
+            if let Some(seconds) = peer_cpu {
+                println!("{name}.peer_cpu_seconds={seconds:.2}");
+            }
             println!("{name}.peer_records_per_second={peer_rate:.0}");
             println!("{name}.peer_error_rows={peer_errors}");
         }
@@ -362,9 +379,16 @@ async fn watch_progress(url: &str, database: &str, sql: &str, target: u64) -> an
     }
 }
 
-/// ClickHouse's Kafka engine and a materialized view over the backlog: steady rows per second
-/// and how many rows it took for errors.
-async fn peer(url: &str, database: &str, bootstrap: &str, records: u64) -> anyhow::Result<(f64, u64)> {
+/// ClickHouse's Kafka engine and a materialized view over the backlog: steady rows per second,
+/// how many rows it took for errors, and the CPU time the server spent from creating the
+/// tables to storing the last row (given its process id).
+async fn peer(
+    url: &str,
+    database: &str,
+    bootstrap: &str,
+    records: u64,
+    clickhouse_pid: Option<u32>,
+) -> anyhow::Result<(f64, u64, Option<f64>)> {
     drop_database(url, database).await?;
     let server = client(url);
     server.query(&format!("CREATE DATABASE {database}")).execute().await?;
@@ -387,10 +411,12 @@ async fn peer(url: &str, database: &str, bootstrap: &str, records: u64) -> anyho
            FROM kq"#
             .to_owned(),
     ];
+    let cpu_before = clickhouse_pid.map(cpu_seconds);
     for statement in &statements {
         client.query(statement).execute().await.with_context(|| format!("peer setup: {statement}"))?;
     }
     let progress = watch_progress(url, database, "SELECT count() FROM dst", records).await;
+    let cpu = clickhouse_pid.zip(cpu_before).map(|(pid, before)| cpu_seconds(pid) - before);
     // Stop the engine before the cluster goes away, whatever happened.
     for statement in ["DROP TABLE IF EXISTS mv", "DROP TABLE IF EXISTS kq"] {
         client.query(statement).execute().await?;
@@ -398,7 +424,7 @@ async fn peer(url: &str, database: &str, bootstrap: &str, records: u64) -> anyho
     let progress = progress?;
     let errors: u64 = client.query("SELECT countIf(is_err = 1 AND code != '') FROM dst").fetch_one().await?;
     drop_database(url, database).await?;
-    Ok((progress.steady_rate(), errors))
+    Ok((progress.steady_rate(), errors, cpu))
 }
 
 /// Produces the mix live at `rate` records/s for `duration`, with a probe error every 50 ms,
@@ -487,6 +513,16 @@ fn percentile(sorted: &[Duration], share: f64) -> Duration {
     }
     let index = ((sorted.len() as f64 * share).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted.get(index).copied().unwrap_or_default()
+}
+
+/// User and system CPU time process `pid` has used so far, all its threads, from `/proc`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name, in parentheses: utime and stime are the 12th and 13th fields,
+    // in clock ticks (100 a second on Linux).
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|field| field.parse::<u64>().ok()).sum();
+    ticks as f64 / 100.0
 }
 
 /// `errwatch run` as a child process, its log kept to know when it holds the partitions.

@@ -12,8 +12,9 @@
 # 4. runs pipeline_bench, which for the error-only stream and the mix, each a backlog of
 #    ERRWATCH_BENCH_BACKLOG_MB megabytes, measures: (a) a raw rdkafka consumer, (b) raw
 #    `Store::insert` of the same rows, (c) `errwatch run`, (d) the Kafka engine with a
-#    materialized view; then freshness (produced to visible) at half of errwatch's rate;
-# 5. prints the figures and ratios as a Markdown table for BENCHMARKS.md.
+#    materialized view; then freshness (produced to visible) at half of errwatch's rate; and
+#    the CPU time errwatch and the server spent on (c), and the server on (d);
+# 5. prints the figures and ratios as Markdown tables for BENCHMARKS.md.
 #
 # Settings (environment):
 #   ERRWATCH_BENCH_BACKLOG_MB         backlog per stream in MB       (default 320)
@@ -49,8 +50,10 @@ url=$(ERRWATCH_CLICKHOUSE_HOME="$target_dir/clickhouse-bench" ERRWATCH_CLICKHOUS
 echo "$url"
 
 section "pipeline"
+clickhouse_pid=$(cat "$target_dir/clickhouse-bench/clickhouse-server.pid")
 "$target_dir/release/examples/pipeline_bench" --mix "$work/mix.log" --errwatch "$target_dir/release/errwatch" \
-    --url "$url" --backlog-mb "$backlog_mb" --freshness-seconds "$freshness_seconds" | tee "$work/results.txt"
+    --url "$url" --backlog-mb "$backlog_mb" --freshness-seconds "$freshness_seconds" \
+    --clickhouse-pid "$clickhouse_pid" | tee "$work/results.txt"
 
 section "summary"
 awk -F= '{ value[$1] = $2 } END {
@@ -65,6 +68,15 @@ awk -F= '{ value[$1] = $2 } END {
         printf "| %s (%d records, %.0f MB, %d partitions) | %d/s | %d/s | %d/s | %d/s | %.2f | %.2f | %.1f MiB | %d / %d |\n",
             s, value[s ".records"], value[s ".bytes"] / 1e6, value[s ".partitions"], a, b, c, d, c / d, c / m,
             value[s ".errwatch_peak_rss_kib"] / 1024, value[s ".errwatch_error_rows"], value[s ".peer_error_rows"]
+    }
+    printf "\nCPU time per record, microseconds (all threads; the server'"'"'s from the start of each run to its last row):\n\n"
+    printf "| stream | (c) errwatch | (c) ClickHouse | (c) in all | (d) ClickHouse, Kafka engine included | (d) / (c) in all |\n"
+    printf "|---|---|---|---|---|---|\n"
+    for (i = 1; i <= 2; i++) {
+        s = streams[i]; n = value[s ".records"] / 1e6
+        e = value[s ".errwatch_cpu_seconds"] / n; k = value[s ".errwatch_clickhouse_cpu_seconds"] / n
+        p = value[s ".peer_cpu_seconds"] / n
+        printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", s, e, k, e + k, p, p / (e + k)
     }
     printf "\nFreshness at %d records/s (half of errwatch'"'"'s mix rate), %d probes: p50 %d ms, p99 %d ms, max %d ms\n",
         value["mix.freshness_rate"], value["mix.freshness_probes"], value["mix.freshness_p50_ms"],
