@@ -1,6 +1,7 @@
 //! The rows errwatch writes and reads, built from classifications. Pure: no IO here.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use clickhouse::Row;
@@ -304,9 +305,6 @@ pub trait Table {
     }
 }
 
-/// Bytes most encoded rows fit in, apart from their raw record.
-const ENCODED_SIZE_GUESS: usize = 1024;
-
 /// A row encoded for its table, to join a batch: what the pipeline queues, at about a third of
 /// the row's weight as a struct.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,12 +326,27 @@ impl<T: Table> Encoded<T> {
     }
 }
 
+thread_local! {
+    /// Where a row is encoded before it is copied out at its exact size.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 impl<T> Encoded<T> {
     fn written(encode: impl FnOnce(&mut Vec<u8>), event_seconds: Option<f64>) -> Encoded<T> {
-        // Queued rows are many: the allocation is cut to size rather than left to doubling.
-        let mut bytes = Vec::with_capacity(ENCODED_SIZE_GUESS);
-        encode(&mut bytes);
-        bytes.shrink_to_fit();
+        // Queued rows are many, so each keeps an allocation of its exact size. Encoding into a
+        // buffer of a guessed size, then growing and cutting it, cost two more per row.
+        let bytes = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                scratch.clear();
+                encode(&mut scratch);
+                scratch.as_slice().to_vec()
+            }
+            Err(_) => {
+                let mut bytes = Vec::new();
+                encode(&mut bytes);
+                bytes
+            }
+        });
         Encoded { bytes, event_seconds, table: PhantomData }
     }
 }
