@@ -46,7 +46,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use errwatch::store::{ErrorRow, Position, Settings, SinkSettings, Store, DEFAULT_RAW_CAP};
+use errwatch::store::{ErrorRow, InsertCompression, Position, Settings, SinkSettings, Store, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, Guid, Limits};
 
@@ -216,7 +216,13 @@ fn measure_baselines(
 
     let insert_database = format!("errwatch_bench_pipeline_insert_{name}");
     let insert_rate = runtime.block_on(raw_insert(
-        Settings { url: args.url.clone(), database: insert_database, user: None, password: None },
+        Settings {
+            url: args.url.clone(),
+            database: insert_database,
+            user: None,
+            password: None,
+            compression: InsertCompression::Auto,
+        },
         &backlog.error_rows,
     ))?;
     println!("{name}.insert_rows_per_second={insert_rate:.0}");

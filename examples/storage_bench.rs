@@ -28,7 +28,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use clickhouse::Client;
 
-use errwatch::store::{ErrorRow, Position, Settings, Store, StoredEvent, DEFAULT_RAW_CAP};
+use errwatch::store::{ErrorRow, InsertCompression, Position, Settings, Store, StoredEvent, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 
@@ -59,7 +59,13 @@ struct Server {
 
 impl Server {
     fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::new(Settings { url: self.url.clone(), database: self.database.clone(), user: None, password: None })?)
+        Ok(Store::new(Settings {
+            url: self.url.clone(),
+            database: self.database.clone(),
+            user: None,
+            password: None,
+            compression: InsertCompression::Auto,
+        })?)
     }
 
     /// A plain client for the queries the store has no method for (18.16 needs no validation).

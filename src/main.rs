@@ -17,7 +17,7 @@ use errwatch::metrics::{Metrics, DEFAULT_SERVICE_CAP};
 use errwatch::pipeline::{PipelineSettings, Retention};
 use errwatch::source::file::InputPath;
 use errwatch::source::kafka::KafkaSettings;
-use errwatch::store::{SinkSettings, Store, StoreError, DEFAULT_RAW_CAP};
+use errwatch::store::{InsertCompression, SinkSettings, Store, StoreError, DEFAULT_RAW_CAP};
 use errwatch::{CorrelationId, Limits};
 use tracing::info;
 
@@ -161,6 +161,15 @@ struct ClickHouseArgs {
     /// ClickHouse password (prefer the environment variable: arguments are visible to other users)
     #[arg(long = "clickhouse-password", env = "ERRWATCH_CLICKHOUSE_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+
+    /// LZ4-compress inserts: auto (yes, unless the server is on this machine), lz4 or none
+    #[arg(
+        long = "clickhouse-compression",
+        value_name = "MODE",
+        env = "ERRWATCH_CLICKHOUSE_COMPRESSION",
+        default_value = "auto"
+    )]
+    compression: InsertCompression,
 }
 
 impl ClickHouseArgs {
@@ -170,6 +179,7 @@ impl ClickHouseArgs {
             database: self.database.clone(),
             user: self.user.clone(),
             password: self.password.clone(),
+            compression: self.compression,
         };
         Ok(Store::new(settings)?)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use errwatch::store::{Settings, Store};
+use errwatch::store::{InsertCompression, Settings, Store};
 
 pub fn url() -> String {
     std::env::var("ERRWATCH_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:18123".to_owned())
@@ -36,6 +36,7 @@ impl TestDatabase {
             database: self.name.clone(),
             user: std::env::var("ERRWATCH_CLICKHOUSE_USER").ok(),
             password: std::env::var("ERRWATCH_CLICKHOUSE_PASSWORD").ok(),
+            compression: InsertCompression::Auto,
         }
     }
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use errwatch::commands::ingest::{self, IngestOptions, IngestSummary, Progress};
 use errwatch::extract::Unreadable;
 use errwatch::source::file::InputPath;
-use errwatch::store::{ErrorRow, Position, QuarantineRow, SinkSettings, Store, DEFAULT_RAW_CAP, MIGRATIONS};
+use errwatch::store::{
+    ErrorRow, InsertCompression, Position, QuarantineRow, Settings, SinkSettings, Store, DEFAULT_RAW_CAP, MIGRATIONS,
+};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 
@@ -285,21 +287,28 @@ fn the_sink_stores_exactly_once_through_broken_connections() {
         database.migrated().await;
         let settings =
             SinkSettings { initial_backoff: std::time::Duration::from_millis(20), ..SinkSettings::default() };
-        for cut in [crate::proxy::Cut::BeforeForwarding, crate::proxy::Cut::AfterServerAnswered] {
+        let cuts = [crate::proxy::Cut::BeforeForwarding, crate::proxy::Cut::AfterServerAnswered];
+        // The proxy is on this machine, where inserts go uncompressed unless asked: both ways.
+        let compressions = [InsertCompression::Lz4, InsertCompression::None];
+        for (cut, compression) in cuts.into_iter().flat_map(|cut| compressions.map(|compression| (cut, compression))) {
             let proxy = crate::proxy::Proxy::start(&crate::clickhouse::url(), cut, 3).await;
-            let store = Store::new(database.settings_at(&proxy.url())).unwrap();
+            let store = Store::new(Settings { compression, ..database.settings_at(&proxy.url()) }).unwrap();
             let mut sink = errwatch::store::Sink::new(store, settings);
-            let source = format!("topic-{cut:?}");
+            let source = format!("topic-{cut:?}-{compression:?}");
             for (row, position) in error_rows(&source, 100, 250) {
                 sink.add_error(row, &position);
             }
             let stored = sink.flush().await.unwrap();
             assert_eq!(stored.get(&(source.clone(), 3)), Some(&349), "the sink reports the positions it stored");
-            assert!(proxy.cut_connections() >= 3, "{cut:?}: the proxy cut {} connections", proxy.cut_connections());
+            assert!(
+                proxy.cut_connections() >= 3,
+                "{cut:?}, {compression:?}: the proxy cut {} connections",
+                proxy.cut_connections()
+            );
             let count: u64 =
                 scalar(&database.settings(), &format!("SELECT count() FROM api_errors WHERE source = '{source}'"))
                     .await;
-            assert_eq!(count, 250, "{cut:?}: rows stored exactly once");
+            assert_eq!(count, 250, "{cut:?}, {compression:?}: rows stored exactly once");
             let distinct: u64 = scalar(
                 &database.settings(),
                 &format!("SELECT uniqExact(source_offset) FROM api_errors WHERE source = '{source}'"),
