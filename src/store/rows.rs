@@ -341,6 +341,7 @@ impl<T> Encoded<T> {
                 encode(&mut scratch);
                 scratch.as_slice().to_vec()
             }
+            // Only if encoding a row encoded another inside it, which none does; no panic then.
             Err(_) => {
                 let mut bytes = Vec::new();
                 encode(&mut bytes);
