@@ -41,6 +41,7 @@ pub struct Metrics {
     sink_inserts: IntCounterVec,
     sink_insert_failures: IntCounterVec,
     sink_insert_duration: HistogramVec,
+    sink_insert_rows: HistogramVec,
     end_to_end_latency: Histogram,
     newest_stored_event: Gauge,
     last_stored: Gauge,
@@ -113,6 +114,15 @@ impl Metrics {
                 &["table"],
             )
             .unwrap_or_else(|_| unreachable_metric()),
+            // Powers of four: the buckets tell batches flushed by age from full ones, and those
+            // of a backlog, which may grow to four times the row limit.
+            sink_insert_rows: HistogramVec::new(
+                HistogramOpts::new("errwatch_sink_insert_rows", "Rows per successful insert").buckets(
+                    (0..11).map(|power| 4f64.powi(power)).collect(),
+                ),
+                &["table"],
+            )
+            .unwrap_or_else(|_| unreachable_metric()),
             end_to_end_latency: histogram(
                 "errwatch_end_to_end_latency_seconds",
                 "From an error's event time to its row stored in ClickHouse",
@@ -165,7 +175,7 @@ impl Metrics {
                 metrics.sink_insert_failures.with_label_values(&[table, failure.as_str()]);
             }
         }
-        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
             Box::new(build_info),
             Box::new(metrics.api_errors.clone()),
             Box::new(metrics.api_calls.clone()),
@@ -175,6 +185,7 @@ impl Metrics {
             Box::new(metrics.sink_inserts.clone()),
             Box::new(metrics.sink_insert_failures.clone()),
             Box::new(metrics.sink_insert_duration.clone()),
+            Box::new(metrics.sink_insert_rows.clone()),
             Box::new(metrics.end_to_end_latency.clone()),
             Box::new(metrics.newest_stored_event.clone()),
             Box::new(metrics.last_stored.clone()),
@@ -228,6 +239,7 @@ impl Metrics {
     pub fn inserted(&self, table: &str, rows: usize, took: Option<Duration>) {
         self.sink_inserts.with_label_values(&[table]).inc();
         self.sink_rows.with_label_values(&[table]).inc_by(rows as u64);
+        self.sink_insert_rows.with_label_values(&[table]).observe(rows as f64);
         if let Some(took) = took {
             self.sink_insert_duration.with_label_values(&[table]).observe(took.as_secs_f64());
         }
@@ -486,6 +498,7 @@ mod tests {
             "errwatch_sink_rows_total",
             "errwatch_sink_inserts_total",
             "errwatch_sink_insert_duration_seconds",
+            "errwatch_sink_insert_rows",
             "errwatch_end_to_end_latency_seconds",
             "errwatch_newest_stored_event_timestamp_seconds",
             "errwatch_last_stored_timestamp_seconds",
