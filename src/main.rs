@@ -254,15 +254,11 @@ struct RunArgs {
     #[arg(long, value_name = "BYTES", env = "ERRWATCH_RAW_CAP", default_value_t = DEFAULT_RAW_CAP)]
     raw_cap: usize,
 
-    /// Rows per insert, at most (a batch is also sent after --batch-delay-ms). While more
-    /// records wait in Kafka than four batches hold, or the records read are over 2 minutes
-    /// old, batches may hold four times the rows and wait four times as long: a backlog goes
-    /// in with fewer, larger inserts
+    /// Rows per insert, at most (a batch is also sent after --batch-delay-ms)
     #[arg(long, value_name = "ROWS", env = "ERRWATCH_BATCH_ROWS", default_value_t = SinkSettings::default().max_rows)]
     batch_rows: usize,
 
-    /// Milliseconds a batch may wait before it is sent (four times as long while far behind,
-    /// see --batch-rows)
+    /// Milliseconds a batch may wait before it is sent
     #[arg(long, value_name = "MS", env = "ERRWATCH_BATCH_DELAY_MS", default_value_t = 1000)]
     batch_delay_ms: u64,
 

@@ -114,8 +114,8 @@ impl Metrics {
                 &["table"],
             )
             .unwrap_or_else(|_| unreachable_metric()),
-            // Powers of four: the buckets tell batches flushed by age from full ones, and those
-            // of a backlog, which may grow to four times the row limit.
+            // Powers of four up to about a million: whether inserts are as large as ClickHouse
+            // likes them (thousands of rows and more) shows at a glance.
             sink_insert_rows: HistogramVec::new(
                 HistogramOpts::new("errwatch_sink_insert_rows", "Rows per successful insert").buckets(
                     (0..11).map(|power| 4f64.powi(power)).collect(),
@@ -510,5 +510,7 @@ mod tests {
             assert!(text.contains(&format!("# HELP {name} ")), "{name} missing from\n{text}");
         }
         assert_eq!(sample(&metrics, "errwatch_newest_stored_event_timestamp_seconds"), Some(990.0));
+        assert_eq!(sample(&metrics, r#"errwatch_sink_insert_rows_bucket{table="api_errors",le="4"}"#), Some(0.0));
+        assert_eq!(sample(&metrics, r#"errwatch_sink_insert_rows_bucket{table="api_errors",le="16"}"#), Some(1.0));
     }
 }

@@ -12,9 +12,6 @@
 //!
 //! The sink inserts one batch at a time and fills the next meanwhile, so reading goes on
 //! during an insert; rows travel encoded (RowBinary), at about the weight of their text.
-//! While the consumer is far behind (more records to read than four full batches, or records
-//! over two minutes old), batches may grow fourfold: a backlog goes in with fewer, larger
-//! inserts, which cost ClickHouse less.
 //!
 //! The consumer thread owns the Kafka consumer; rebalance callbacks run on it, inside `poll`.
 //! When the items queue is full (ClickHouse slow or down), the thread pauses its partitions and
@@ -44,7 +41,7 @@ use crate::metrics::Metrics;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
 use crate::store::{
     Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions,
-    Watermarks, CATCH_UP_FACTOR,
+    Watermarks,
 };
 use crate::timestamp::Timestamp;
 
@@ -365,8 +362,7 @@ pub fn run(
     let (acks_sender, acks) = mpsc::channel();
     let sink = Sink::new(store.clone(), settings.sink).with_metrics(metrics.clone());
     let retention = settings.retention.map(|retention| (store.clone(), retention));
-    let far_behind = Arc::new(AtomicBool::new(false));
-    let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender, far_behind.clone(), retention));
+    let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender, retention));
     let feeder = Arc::new(Feeder {
         items,
         held: Mutex::new(VecDeque::new()),
@@ -378,7 +374,7 @@ pub fn run(
         shutdown_timeout: settings.shutdown_timeout,
         metrics: metrics.clone(),
     });
-    let consumed = consume(&feeder, &far_behind, settings, metrics, shutdown, &sink_task);
+    let consumed = consume(&feeder, settings, metrics, shutdown, &sink_task);
     // The queue closes when the last sender goes: the feeder, and the source's copy of it.
     drop(feeder);
     let sink_result = runtime.block_on(sink_task);
@@ -391,7 +387,6 @@ pub fn run(
 
 fn consume(
     feeder: &Arc<Feeder>,
-    far_behind: &Arc<AtomicBool>,
     settings: &PipelineSettings,
     metrics: &Metrics,
     shutdown: &AtomicBool,
@@ -400,7 +395,7 @@ fn consume(
     let source = KafkaSource::connect(&settings.kafka, feeder.clone())?;
     info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
     let mut paused = false;
-    let mut lag_report = LagReport::new(settings.sink.max_rows, far_behind.clone());
+    let mut lag_report = LagReport::new();
     let mut handed_over = Instant::now();
     let mut kafka_warnings = Quieter::new();
     while !shutdown.load(Ordering::Relaxed) {
@@ -489,24 +484,18 @@ impl Quieter {
     }
 }
 
-/// Lag per partition and whether a backlog is being read, reported about once a second; and
-/// whether the source is far behind, for the sink to size its batches.
+/// Lag per partition and whether a backlog is being read, reported about once a second.
 struct LagReport {
     last: Instant,
     /// The oldest record read since the last report, in Unix milliseconds.
     oldest_read: Option<i64>,
     /// When an old record was last read.
     last_old_read: Option<Instant>,
-    /// Records behind the ends of the partitions, over all of them, that make the source far
-    /// behind: as many as [`CATCH_UP_FACTOR`] full batches.
-    far_behind_lag: i64,
-    far_behind: Arc<AtomicBool>,
 }
 
 impl LagReport {
-    fn new(batch_rows: usize, far_behind: Arc<AtomicBool>) -> LagReport {
-        let far_behind_lag = i64::try_from(batch_rows.saturating_mul(CATCH_UP_FACTOR as usize)).unwrap_or(i64::MAX);
-        LagReport { last: Instant::now(), oldest_read: None, last_old_read: None, far_behind_lag, far_behind }
+    fn new() -> LagReport {
+        LagReport { last: Instant::now(), oldest_read: None, last_old_read: None }
     }
 
     fn read(&mut self, kafka_timestamp: Option<i64>) {
@@ -528,12 +517,7 @@ impl LagReport {
             self.last_old_read = Some(Instant::now());
         }
         let catching_up = self.last_old_read.is_some_and(|when| when.elapsed() < CATCHING_UP_HOLD);
-        let lags = source.lags();
-        // Not a reason to call it catching up on the dashboards: a live burst can put the
-        // consumer behind, and its error rates are current.
-        let lag: i64 = lags.iter().map(|(_, _, lag)| lag).sum();
-        self.far_behind.store(read_old || lag > self.far_behind_lag, Ordering::Relaxed);
-        metrics.set_lags(&lags, catching_up);
+        metrics.set_lags(&source.lags(), catching_up);
     }
 }
 
@@ -589,14 +573,12 @@ async fn sink_loop(
     mut sink: Sink,
     mut items: async_mpsc::Receiver<Vec<Item>>,
     acks: mpsc::Sender<StoredPositions>,
-    far_behind: Arc<AtomicBool>,
     retention: Option<(Store, Retention)>,
 ) -> Result<(), StoreError> {
     let mut storing: Option<Storing> = None;
     // Retention was applied at start; the next time is one period later.
     let mut next_retention = retention.as_ref().map(|(_, retention)| tokio::time::Instant::now() + retention.every);
     loop {
-        sink.set_catching_up(far_behind.load(Ordering::Relaxed));
         let wait = sink.time_until_due();
         // With a batch in ClickHouse and the next one full, the queue fills up and the
         // consumer pauses: memory stays at two batches and the queue.

@@ -20,7 +20,7 @@ use clickhouse::{Client, Compression};
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
 pub use rows::{Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, StoredEvent, Table, DEFAULT_RAW_CAP};
-pub use sink::{Batch, Sink, SinkSettings, StoredPositions, CATCH_UP_FACTOR};
+pub use sink::{Batch, Sink, SinkSettings, StoredPositions};
 
 use crate::guid::CorrelationId;
 use crate::metrics::InsertFailure;

@@ -1,11 +1,7 @@
 //! The sink: gathers rows into batches, inserts them, and says which source positions are
 //! stored so the caller can acknowledge exactly those.
 //!
-//! A batch is flushed when it reaches a row count, a size, or an age. While the source is far
-//! behind, a batch may hold [`CATCH_UP_FACTOR`] times the rows and wait as many times longer
-//! (its size in bytes stays bounded): the records are old already, and each insert costs
-//! ClickHouse a part of some hundred files on disk and a merge later, so a backlog goes in
-//! with fewer, larger inserts. A transient failure is
+//! A batch is flushed when it reaches a row count, a size, or an age. A transient failure is
 //! retried with exponential backoff and jitter for as long as it takes; a failure retrying
 //! cannot fix (wrong schema, syntax, access) is returned at once, loudly, and nothing of the
 //! batch is acknowledged. After a broken connection the sink first asks ClickHouse whether the
@@ -47,9 +43,6 @@ impl Default for SinkSettings {
         }
     }
 }
-
-/// How many times the rows and the delay of a batch may grow while the source is far behind.
-pub const CATCH_UP_FACTOR: u32 = 4;
 
 /// The highest position stored, per source partition, after a flush.
 pub type StoredPositions = BTreeMap<(String, i32), u64>;
@@ -98,11 +91,6 @@ pub struct Sink {
     /// The event time of each error row, for the freshness metrics once stored.
     event_times: Vec<f64>,
     opened: Option<Instant>,
-    /// Whether the source is far behind, as last told.
-    catching_up: bool,
-    /// Whether the batch being filled was opened while catching up: a batch keeps the limits
-    /// it was opened with.
-    catch_up_batch: bool,
     /// The highest position seen per source partition, errors or not.
     seen: StoredPositions,
     jitter: Jitter,
@@ -118,8 +106,6 @@ impl Sink {
             quarantine: Pending::default(),
             event_times: Vec::new(),
             opened: None,
-            catching_up: false,
-            catch_up_batch: false,
             seen: BTreeMap::new(),
             jitter: Jitter::new(),
             metrics: Arc::new(Metrics::default()),
@@ -132,33 +118,8 @@ impl Sink {
         self
     }
 
-    /// Tells whether the source is far behind; batches opened from now on get the larger
-    /// limits while it is.
-    pub fn set_catching_up(&mut self, catching_up: bool) {
-        self.catching_up = catching_up;
-    }
-
     fn open(&mut self) {
-        if self.opened.is_none() {
-            self.opened = Some(Instant::now());
-            self.catch_up_batch = self.catching_up;
-        }
-    }
-
-    fn max_rows(&self) -> usize {
-        if self.catch_up_batch {
-            self.settings.max_rows.saturating_mul(CATCH_UP_FACTOR as usize)
-        } else {
-            self.settings.max_rows
-        }
-    }
-
-    fn max_delay(&self) -> Duration {
-        if self.catch_up_batch {
-            self.settings.max_delay.saturating_mul(CATCH_UP_FACTOR)
-        } else {
-            self.settings.max_delay
-        }
+        self.opened.get_or_insert_with(Instant::now);
     }
 
     /// Records that a position was read; it is acknowledged with the batch it falls in.
@@ -191,20 +152,20 @@ impl Sink {
 
     /// Whether the batch is full or old enough to flush.
     pub fn is_due(&self) -> bool {
-        self.is_full() || self.opened.is_some_and(|opened| opened.elapsed() >= self.max_delay())
+        self.is_full() || self.opened.is_some_and(|opened| opened.elapsed() >= self.settings.max_delay)
     }
 
     /// How long until the batch is due by age; long when it is empty.
     pub fn time_until_due(&self) -> Duration {
         match self.opened {
-            Some(opened) => self.max_delay().saturating_sub(opened.elapsed()),
+            Some(opened) => self.settings.max_delay.saturating_sub(opened.elapsed()),
             None => Duration::from_secs(3600),
         }
     }
 
     /// Whether the batch is full by rows or bytes, whatever its age.
     pub fn is_full(&self) -> bool {
-        self.rows() >= self.max_rows() || self.bytes() >= self.settings.max_bytes
+        self.rows() >= self.settings.max_rows || self.bytes() >= self.settings.max_bytes
     }
 
     /// Stores the batch and returns the positions it covers. Retries transient failures until

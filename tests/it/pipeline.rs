@@ -14,20 +14,15 @@ const PARTITIONS: i32 = 6;
 const CORPUS: &str = include_str!("../data/records.jsonl");
 const DEADLINE: Duration = Duration::from_secs(90);
 
-/// The corpus records that hold an error envelope.
-fn corpus_errors() -> Vec<String> {
-    CORPUS
+/// A realistic mix: corpus errors, ordinary lines, successful calls, and in the last partition
+/// records that cannot be read. `first` numbers the records so that batches differ.
+fn mixed_records(first: usize, count: usize) -> Vec<(i32, Vec<u8>)> {
+    let errors: Vec<String> = CORPUS
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .filter(|entry| entry["expect"]["envelope"] == true)
         .map(|entry| entry["input"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// A realistic mix: corpus errors, ordinary lines, successful calls, and in the last partition
-/// records that cannot be read. `first` numbers the records so that batches differ.
-fn mixed_records(first: usize, count: usize) -> Vec<(i32, Vec<u8>)> {
-    let errors = corpus_errors();
+        .collect();
     (first..first + count)
         .map(|index| {
             let partition = (index % PARTITIONS as usize) as i32;
@@ -227,58 +222,6 @@ fn a_clickhouse_outage_pauses_the_pipeline_and_loses_nothing() {
     wait_for_counts(&database, expected(&all), Some(&errwatch));
     check_exactly_once(&database);
     wait_until("errwatch to be ready again", DEADLINE, || errwatch.get("/readyz").status == 200);
-    let (code, log) = errwatch.terminate(Duration::from_secs(60));
-    assert_eq!(code, Some(0), "{log}");
-}
-
-#[test]
-fn a_backlog_goes_in_with_larger_inserts() {
-    let topic = "backlog";
-    let batch_rows = 2048;
-    let cluster = Cluster::start(topic, PARTITIONS);
-    let database = TestDatabase::new("pipeline_backlog");
-    let producer = cluster.producer();
-    let proxy_runtime = runtime();
-    let switch = proxy_runtime.block_on(crate::proxy::Switch::start(&crate::clickhouse::url()));
-    let errwatch = Errwatch::start_with_url(
-        &cluster,
-        &database,
-        &switch.url(),
-        topic,
-        "backlog",
-        &["--batch-rows", &batch_rows.to_string()],
-    );
-
-    // Partitions arrive only once ClickHouse says what it holds for them.
-    errwatch.wait_for_log("partition assigned", PARTITIONS as usize, DEADLINE);
-    // With ClickHouse away, the pipeline fills its queue and pauses; the rest of the backlog
-    // waits in Kafka, far more than four batches of it.
-    switch.set_down(true);
-    let errors = corpus_errors();
-    let backlog: Vec<(i32, Vec<u8>)> = (0..48_000)
-        .map(|index| ((index % PARTITIONS as usize) as i32, errors[index % errors.len()].clone().into_bytes()))
-        .collect();
-    cluster.produce(&producer, topic, &backlog);
-    let far_behind = 4.0 * f64::from(batch_rows);
-    wait_until("errwatch to report a lag of more than four batches", DEADLINE, || {
-        let metrics = errwatch.get("/metrics").body;
-        let lag: f64 = metrics
-            .lines()
-            .filter(|line| line.starts_with("errwatch_consumer_lag_messages{"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        lag > far_behind
-    });
-
-    switch.set_down(false);
-    wait_for_counts(&database, expected(&backlog), Some(&errwatch));
-    check_exactly_once(&database);
-    // A batch holds at most a chunk of items more than its limit: up to 3071 rows normally.
-    let metrics = errwatch.get("/metrics").body;
-    let inserts = sample(&metrics, r#"errwatch_sink_insert_rows_count{table="api_errors"}"#).unwrap_or_default();
-    let up_to_4096 =
-        sample(&metrics, r#"errwatch_sink_insert_rows_bucket{table="api_errors",le="4096"}"#).unwrap_or_default();
-    assert!(inserts > up_to_4096, "no insert of the backlog held more than 4096 rows:\n{metrics}");
     let (code, log) = errwatch.terminate(Duration::from_secs(60));
     assert_eq!(code, Some(0), "{log}");
 }
