@@ -251,7 +251,7 @@ impl KafkaSource {
             .set("fetch.queue.backoff.ms", "20")
             // Brokers answer a fetch as soon as records are there; one that holds an empty
             // fetch for the whole wait (librdkafka's mock cluster does) would add up to this
-            // much to the latency of the records that arrive meanwhile. Librdkafka's default
+            // much to the latency of the records that arrive meanwhile. librdkafka's default
             // is 500 ms; when idle, the shorter wait costs a few small requests a second.
             .set("fetch.wait.max.ms", "100")
             .set("enable.partition.eof", "false")
