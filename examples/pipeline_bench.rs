@@ -46,7 +46,8 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use errwatch::store::{ErrorRow, InsertCompression, Position, Settings, SinkSettings, Store, DEFAULT_RAW_CAP};
+use errwatch::source::Position;
+use errwatch::store::{ErrorRow, InsertCompression, Settings, SinkSettings, Store, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, Guid, Limits};
 

@@ -28,7 +28,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use clickhouse::Client;
 
-use errwatch::store::{ErrorRow, InsertCompression, Position, Settings, Store, StoredEvent, DEFAULT_RAW_CAP};
+use errwatch::source::Position;
+use errwatch::store::{ErrorRow, InsertCompression, Settings, Store, StoredEvent, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 

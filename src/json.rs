@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::words;
+use crate::byte_search;
 
 /// A parsed JSON document. It borrows its strings from the text wherever they hold no escapes,
 /// keeps object fields in document order (which the classification rules depend on), and
@@ -241,10 +241,12 @@ impl<'a> Parser<'a> {
     /// Bytes from here up to the next quote, backslash or control character.
     fn plain_run(&self) -> Option<usize> {
         let marks = |word: u64| {
-            words::bytes_equal(word, b'"') | words::bytes_equal(word, b'\\') | words::bytes_below(word, 0x20)
+            byte_search::bytes_equal(word, b'"')
+                | byte_search::bytes_equal(word, b'\\')
+                | byte_search::bytes_below(word, 0x20)
         };
         let stops = |byte: u8| byte == b'"' || byte == b'\\' || byte < 0x20;
-        words::position_from(self.bytes, self.position, marks, stops).map(|stop| stop - self.position)
+        byte_search::position_from(self.bytes, self.position, marks, stops).map(|stop| stop - self.position)
     }
 
     /// After a backslash: the character it stands for. As serde_json does for text, surrogates

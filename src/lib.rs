@@ -29,14 +29,14 @@ pub mod report;
 pub mod pipeline;
 pub mod metrics;
 pub mod http;
-pub mod commands;
+pub mod app;
 pub mod generate;
 
 pub mod codes;
 pub mod guid;
 pub mod json;
 pub mod timestamp;
-pub mod words;
+pub mod byte_search;
 
 pub use classify::{classify, ApiError, Category, Classification, Retry};
 pub use extract::{Family, Limits, Unreadable};

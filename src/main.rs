@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use errwatch::commands::ingest::{IngestOptions, Progress};
+use errwatch::app::ingest::{IngestOptions, Progress};
 use errwatch::http::Access;
 use errwatch::metrics::{Metrics, DEFAULT_SERVICE_CAP};
 use errwatch::pipeline::{PipelineSettings, Retention};
@@ -353,7 +353,7 @@ struct DemoArgs {
     partitions: i32,
 
     /// Stop after this long (90s, 15m, 2h); runs until Ctrl-C otherwise
-    #[arg(long, value_name = "DURATION", value_parser = errwatch::commands::generate::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = errwatch::app::generate::parse_duration)]
     duration: Option<std::time::Duration>,
 
     /// Seconds between summary lines
@@ -654,7 +654,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         progress: if args.quiet { Progress::Quiet } else { Progress::detect() },
     };
     let started = std::time::Instant::now();
-    let summary = errwatch::commands::ingest::run(&runtime, &store, &inputs, &options)?;
+    let summary = errwatch::app::ingest::run(&runtime, &store, &inputs, &options)?;
     let elapsed = started.elapsed().as_secs_f64();
     info!(
         records = summary.records,
@@ -681,11 +681,8 @@ fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
         eprintln!("errwatch: no events for correlation id {id} in database {}", store.settings().database);
         return Ok(ExitCode::FAILURE);
     }
-    let output = if args.json {
-        errwatch::commands::lookup::json_array(&events)
-    } else {
-        errwatch::commands::lookup::table(&events)
-    };
+    let output =
+        if args.json { errwatch::app::lookup::json_array(&events) } else { errwatch::app::lookup::table(&events) };
     io::Write::write_all(&mut io::stdout().lock(), output.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -696,11 +693,11 @@ fn classify(args: ClassifyArgs) -> anyhow::Result<()> {
     match args.input {
         Some(path) => {
             let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            errwatch::commands::classify::run(BufReader::with_capacity(256 * 1024, file), stdout, &limits)
+            errwatch::app::classify::run(BufReader::with_capacity(256 * 1024, file), stdout, &limits)
                 .with_context(|| format!("while classifying {}", path.display()))?;
         }
         None => {
-            errwatch::commands::classify::run(BufReader::with_capacity(256 * 1024, io::stdin()), stdout, &limits)
+            errwatch::app::classify::run(BufReader::with_capacity(256 * 1024, io::stdin()), stdout, &limits)
                 .context("while classifying standard input")?;
         }
     }
@@ -792,7 +789,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    use errwatch::commands::demo::{self, DemoOptions};
+    use errwatch::app::demo::{self, DemoOptions};
     if !(args.rate.is_finite() && args.rate > 0.0) {
         bail!("--rate must be a positive number of records per second, not {}", args.rate);
     }
@@ -911,7 +908,7 @@ struct GenerateArgs {
     count: Option<u64>,
 
     /// Stop after this much event time (rate × duration records): 90s, 15m, 2h
-    #[arg(long, value_name = "DURATION", value_parser = errwatch::commands::generate::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = errwatch::app::generate::parse_duration)]
     duration: Option<std::time::Duration>,
 
     /// Seed of the generator; random when not given (and logged, to repeat a run)
@@ -940,7 +937,7 @@ struct GenerateArgs {
 }
 
 fn generate(args: GenerateArgs) -> anyhow::Result<()> {
-    use errwatch::commands::generate::{run, Options};
+    use errwatch::app::generate::{run, Options};
     use errwatch::generate::{Generator, Settings};
     use errwatch::timestamp::Timestamp;
 
@@ -974,7 +971,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     });
     let summary = match kafka {
         Some((brokers, topic)) => {
-            let mut sink = errwatch::source::kafka::KafkaSink::connect(brokers, topic, &args.kafka_options)?;
+            let mut sink = errwatch::source::kafka::KafkaProducer::connect(brokers, topic, &args.kafka_options)?;
             let summary = run(&mut generator, &options, &stop, |generated| {
                 sink.send(generated.label.service.as_bytes(), &generated.record, generated.label.time.unix_millis())
             })?;

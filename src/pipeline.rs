@@ -39,9 +39,9 @@ use crate::classify::{classify, Classification};
 use crate::extract::Limits;
 use crate::metrics::Metrics;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
+use crate::source::Position;
 use crate::store::{
-    Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions,
-    Watermarks,
+    Encoded, ErrorRow, ErrorRowView, QuarantineRow, Sink, SinkSettings, Store, StoreError, StoredPositions, Watermarks,
 };
 use crate::timestamp::Timestamp;
 

@@ -3,10 +3,10 @@
 
 use std::io::Write as _;
 
+use crate::byte_search;
 use crate::classify::Classification;
 use crate::extract::{api_template, host};
 use crate::timestamp::Timestamp;
-use crate::words;
 
 /// The JSON object for one record.
 #[derive(Debug, Default)]
@@ -199,13 +199,13 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let mut rest = text.as_bytes();
     let marks = |word: u64| {
-        words::bytes_below(word, 0x20)
-            | words::bytes_equal(word, b'"')
-            | words::bytes_equal(word, b'\\')
-            | words::bytes_equal(word, 0x7f)
+        byte_search::bytes_below(word, 0x20)
+            | byte_search::bytes_equal(word, b'"')
+            | byte_search::bytes_equal(word, b'\\')
+            | byte_search::bytes_equal(word, 0x7f)
     };
     let needs_escape = |byte: u8| byte < 0x20 || byte == b'"' || byte == b'\\' || byte == 0x7f;
-    while let Some(index) = words::position_from(rest, 0, marks, needs_escape) {
+    while let Some(index) = byte_search::position_from(rest, 0, marks, needs_escape) {
         out.extend_from_slice(rest.get(..index).unwrap_or_default());
         let byte = rest.get(index).copied().unwrap_or_default();
         match byte {

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
+use crate::byte_search;
 use crate::guid::Guid;
-use crate::words;
 
 /// Statuses written in text, in the forms clients and runtimes print them:
 /// `HTTP/1.1 429`, `-> 401`, `(403)`, `404 (Not Found)`, `403 Client Error`, `[404]`,
@@ -53,7 +53,7 @@ fn next_three_digit_number(bytes: &[u8], from: usize) -> Option<usize> {
     const WINDOW_STARTS: u64 = (1 << STARTS_PER_WINDOW) - 1;
     let mut window = from;
     while window < bytes.len() {
-        let digits = words::digit_bits(bytes, window);
+        let digits = byte_search::digit_bits(bytes, window);
         let digit_before = window.checked_sub(1).and_then(|before| bytes.get(before)).is_some_and(u8::is_ascii_digit);
         let follows_digit = (digits << 1) | u64::from(digit_before);
         let mut starts = digits & !follows_digit & (digits >> 1) & (digits >> 2) & !(digits >> 3) & WINDOW_STARTS;

@@ -16,9 +16,8 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use super::{json_response, Problem, Shared};
-use crate::commands::lookup::JsonEvent;
 use crate::guid::CorrelationId;
-use crate::store::{Dimension, Filter, Range};
+use crate::store::{Dimension, Filter, JsonEvent, Range};
 use crate::timestamp::Timestamp;
 
 /// The longest range a summary or time series may cover.

@@ -7,3 +7,12 @@
 pub mod file;
 pub mod kafka;
 pub mod lines;
+
+/// Where a record came from: a Kafka topic partition and offset, or a file and line number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// The topic, or `file:<identity>` for files and standard input.
+    pub source: String,
+    pub partition: i32,
+    pub offset: u64,
+}

@@ -6,6 +6,7 @@
 //! LZ4-compressed (see [`InsertCompression`]); queries are not (an older server was seen
 //! answering compressed SELECTs with an empty 200).
 
+mod event;
 mod migrate;
 mod queries;
 mod rows;
@@ -17,9 +18,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use clickhouse::{Client, Compression};
 
+pub use event::{JsonEvent, StoredEvent};
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
-pub use rows::{Encoded, ErrorRow, ErrorRowView, Position, QuarantineRow, StoredEvent, Table, DEFAULT_RAW_CAP};
+pub use rows::{Encoded, ErrorRow, ErrorRowView, QuarantineRow, Table, DEFAULT_RAW_CAP};
 pub use sink::{Batch, Sink, SinkSettings, StoredPositions};
 
 use crate::guid::CorrelationId;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::classify::ApiError;
 use crate::extract::{api_template, host, Unreadable};
 use crate::guid::{CorrelationId, Guid};
+use crate::source::Position;
 use crate::timestamp::Timestamp;
 
 /// Bytes of a record kept in the `raw` columns by default.
@@ -17,15 +18,6 @@ pub const DEFAULT_RAW_CAP: usize = 16 * 1024;
 
 /// Characters of an API message kept; messages are free text and can be long.
 const MESSAGE_CAP: usize = 4096;
-
-/// Where a record came from: a Kafka topic partition and offset, or a file and line number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Position {
-    /// The topic, or `file:<identity>` for files and standard input.
-    pub source: String,
-    pub partition: i32,
-    pub offset: u64,
-}
 
 /// One row of `api_errors`.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
@@ -474,32 +466,6 @@ impl RowBinary<'_> {
     fn string(&mut self, bytes: &[u8]) {
         self.length(bytes.len());
         self.0.extend_from_slice(bytes);
-    }
-}
-
-/// An event as a lookup shows it.
-#[derive(Debug, Clone, PartialEq, Row, Deserialize)]
-pub struct StoredEvent {
-    pub correlation_id: String,
-    pub event_date: u16,
-    pub event_time: u32,
-    pub event_millis: u16,
-    pub service: String,
-    pub method: String,
-    pub api: String,
-    pub host: String,
-    pub http_status: u16,
-    pub code: String,
-    pub category: String,
-    pub message: String,
-    pub source: String,
-    pub source_partition: i32,
-    pub source_offset: u64,
-}
-
-impl StoredEvent {
-    pub fn timestamp(&self) -> Option<Timestamp> {
-        Timestamp::from_unix_millis(i64::from(self.event_time) * 1000 + i64::from(self.event_millis))
     }
 }
 

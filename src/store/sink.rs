@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::rows::{Encoded, ErrorRow, Position, QuarantineRow};
+use super::rows::{Encoded, ErrorRow, QuarantineRow};
 use super::{Store, StoreError, Table};
 use crate::metrics::Metrics;
+use crate::source::Position;
 use crate::timestamp::Timestamp;
 
 /// When a batch is flushed.

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use errwatch::store::{ErrorRow, Position, Settings, DEFAULT_RAW_CAP};
+use errwatch::source::Position;
+use errwatch::store::{ErrorRow, Settings, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 use serde_json::Value;

@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use errwatch::store::{ErrorRow, Position, DEFAULT_RAW_CAP};
+use errwatch::source::Position;
+use errwatch::store::{ErrorRow, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, ApiError, Classification, Limits};
 use serde_json::Value;

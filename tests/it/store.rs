@@ -4,11 +4,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use errwatch::commands::ingest::{self, IngestOptions, IngestSummary, Progress};
+use errwatch::app::ingest::{self, IngestOptions, IngestSummary, Progress};
 use errwatch::extract::Unreadable;
 use errwatch::source::file::InputPath;
+use errwatch::source::Position;
 use errwatch::store::{
-    ErrorRow, InsertCompression, Position, QuarantineRow, Settings, SinkSettings, Store, DEFAULT_RAW_CAP, MIGRATIONS,
+    ErrorRow, InsertCompression, QuarantineRow, Settings, SinkSettings, Store, DEFAULT_RAW_CAP, MIGRATIONS,
 };
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};

@@ -15,7 +15,8 @@ use crate::classify::{classify, Classification};
 use crate::extract::{Limits, Unreadable};
 use crate::source::file::{self, InputPath};
 use crate::source::lines::{Line, LineReader};
-use crate::store::{ErrorRow, Position, QuarantineRow, Sink, SinkSettings, Store, StoreError, Watermarks};
+use crate::source::Position;
+use crate::store::{ErrorRow, QuarantineRow, Sink, SinkSettings, Store, StoreError, Watermarks};
 use crate::timestamp::Timestamp;
 
 /// How progress is shown while ingesting.

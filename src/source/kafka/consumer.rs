@@ -1,13 +1,5 @@
-//! The Kafka source: a consumer group over topics, the only module that names `rdkafka`.
-//!
-//! Offsets are never stored automatically (`enable.auto.offset.store=false`): the pipeline
-//! stores an offset only after the sink reports every record up to it stored, and librdkafka
-//! commits what was stored every few seconds, on revoke and on close. Rebalances call back
-//! into the pipeline through [`Rebalancing`]: before partitions go, it flushes what it holds;
-//! when partitions arrive, it learns how far ClickHouse got for them, and consumption starts
-//! at the committed offset.
-//!
-//! [`KafkaSink`] is the other direction: a producer for `errwatch generate`.
+//! The consumer group `errwatch run` reads with: offsets stored by hand, and the rebalance
+//! callback that flushes before partitions go and learns what ClickHouse holds when they come.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,48 +9,13 @@ use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use tracing::{info, warn};
 
-/// How to reach the brokers and which records to read.
-#[derive(Clone)]
-pub struct KafkaSettings {
-    pub brokers: String,
-    /// Topic names; a name starting with `^` is a regular expression.
-    pub topics: Vec<String>,
-    pub group: String,
-    /// Any further librdkafka setting (`security.protocol`, `sasl.*`, `ssl.*`, ...), passed through.
-    pub extra: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for KafkaSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let extra: Vec<(String, String)> = self
-            .extra
-            .iter()
-            .map(|(key, value)| (key.clone(), if is_secret(key) { "<redacted>".to_owned() } else { value.clone() }))
-            .collect();
-        f.debug_struct("KafkaSettings")
-            .field("brokers", &self.brokers)
-            .field("topics", &self.topics)
-            .field("group", &self.group)
-            .field("extra", &extra)
-            .finish()
-    }
-}
-
-/// Settings whose values must never be printed.
-pub fn is_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.contains("password") || key.contains("secret") || key.ends_with(".key.pem") || key.contains("token")
-}
-
-/// A topic partition.
-pub type Partition = (String, i32);
+use super::{KafkaSettings, Partition, SourceError};
 
 /// What the pipeline does when partitions come and go.
 pub trait Rebalancing: Send + Sync {
@@ -111,22 +68,6 @@ impl std::fmt::Debug for KafkaRecord<'_> {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("invalid Kafka settings: {0}")]
-    Settings(KafkaError),
-    #[error("cannot subscribe to {topics}: {error}")]
-    Subscribe { topics: String, error: KafkaError },
-    #[error("Kafka error: {0}")]
-    Kafka(#[from] KafkaError),
-    #[error("cannot reach Kafka at {brokers} ({error}); check the address and that the brokers are running")]
-    Unreachable { brokers: String, error: KafkaError },
-    #[error("topic {topic} does not exist; create it, or let the brokers create topics")]
-    NoTopic { topic: String },
-    #[error("{failed} of {sent} records were not delivered: {error}")]
-    Undelivered { failed: u64, sent: u64, error: String },
-}
-
 struct Context {
     rebalancing: Arc<dyn Rebalancing>,
     /// Per partition, messages behind its end, as of the latest statistics.
@@ -152,12 +93,7 @@ impl ClientContext for Context {
     }
 
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                warn!(facility, message, "kafka client error")
-            }
-            _ => tracing::debug!(facility, message, "kafka client"),
-        }
+        super::log(level, facility, message);
     }
 }
 
@@ -330,133 +266,5 @@ impl KafkaSource {
         {
             let _ = self.consumer.poll(Duration::from_millis(100));
         }
-    }
-}
-
-/// Counts what the brokers refused, from librdkafka's delivery reports.
-#[derive(Default)]
-struct Deliveries {
-    failed: std::sync::atomic::AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl ClientContext for Deliveries {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                warn!(facility, message, "kafka client error")
-            }
-            _ => tracing::debug!(facility, message, "kafka client"),
-        }
-    }
-}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((error, _)) = result {
-            self.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut first = self.first_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            first.get_or_insert_with(|| error.to_string());
-        }
-    }
-}
-
-/// A producer writing records to one topic, for `errwatch generate`.
-pub struct KafkaSink {
-    producer: BaseProducer<Deliveries>,
-    topic: String,
-    sent: u64,
-}
-
-impl std::fmt::Debug for KafkaSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaSink").field("topic", &self.topic).field("sent", &self.sent).finish_non_exhaustive()
-    }
-}
-
-impl KafkaSink {
-    /// Connects and checks that the brokers answer and know the topic.
-    pub fn connect(brokers: &str, topic: &str, extra: &[(String, String)]) -> Result<KafkaSink, SourceError> {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", brokers).set("linger.ms", "20").set("compression.type", "lz4");
-        for (key, value) in extra {
-            config.set(key, value);
-        }
-        let producer: BaseProducer<Deliveries> =
-            config.create_with_context(Deliveries::default()).map_err(SourceError::Settings)?;
-        let metadata = producer
-            .client()
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .map_err(|error| SourceError::Unreachable { brokers: brokers.to_owned(), error })?;
-        if let Some(error) =
-            metadata.topics().iter().find(|found| found.name() == topic).and_then(|found| found.error())
-        {
-            if error == RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART {
-                return Err(SourceError::NoTopic { topic: topic.to_owned() });
-            }
-            warn!(topic, error = ?error, "the topic is not ready yet");
-        }
-        Ok(KafkaSink { producer, topic: topic.to_owned(), sent: 0 })
-    }
-
-    /// Queues one record; `key` picks its partition, `timestamp_millis` is its Kafka timestamp.
-    /// Waits while librdkafka's queue is full.
-    pub fn send(&mut self, key: &[u8], payload: &[u8], timestamp_millis: i64) -> Result<(), SourceError> {
-        let mut record =
-            BaseRecord::<[u8], [u8]>::to(&self.topic).key(key).payload(payload).timestamp(timestamp_millis);
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(rdkafka::error::RDKafkaErrorCode::QueueFull), returned)) => {
-                    // Delivery reports are served by polling; they free the queue.
-                    self.producer.poll(Duration::from_millis(50));
-                    record = returned;
-                }
-                Err((error, _)) => return Err(SourceError::Kafka(error)),
-            }
-        }
-        self.sent += 1;
-        self.producer.poll(Duration::ZERO);
-        Ok(())
-    }
-
-    /// Waits until every queued record is acknowledged; an error says how many were lost and why.
-    pub fn flush(&mut self, timeout: Duration) -> Result<(), SourceError> {
-        let flushed = self.producer.flush(timeout);
-        let failed = self.producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
-        if failed > 0 {
-            let first = self.producer.context().first_error.lock().map(|error| error.clone()).unwrap_or_default();
-            return Err(SourceError::Undelivered { failed, sent: self.sent, error: first.unwrap_or_default() });
-        }
-        flushed.map_err(SourceError::Kafka)
-    }
-}
-
-/// A Kafka cluster inside this process: librdkafka's mock brokers, speaking the real protocol
-/// on loopback. For `errwatch demo`, where no cluster is at hand; it keeps only the last few
-/// MiB of each partition, which a consumer that keeps up never notices.
-pub struct LocalCluster {
-    cluster: rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-}
-
-impl std::fmt::Debug for LocalCluster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalCluster").field("bootstrap", &self.bootstrap()).finish()
-    }
-}
-
-impl LocalCluster {
-    /// One broker and `topic` with `partitions` partitions.
-    pub fn start(topic: &str, partitions: i32) -> Result<LocalCluster, SourceError> {
-        let cluster = rdkafka::mocking::MockCluster::new(1).map_err(SourceError::Kafka)?;
-        cluster.create_topic(topic, partitions, 1).map_err(SourceError::Kafka)?;
-        Ok(LocalCluster { cluster })
-    }
-
-    /// The address clients connect to.
-    pub fn bootstrap(&self) -> String {
-        self.cluster.bootstrap_servers()
     }
 }

@@ -1,9 +1,7 @@
 //! `errwatch lookup`: every stored event of one correlation id, oldest first.
 
-use serde::Serialize;
-
 use crate::json;
-use crate::store::StoredEvent;
+use crate::store::{JsonEvent, StoredEvent};
 
 /// The events as a table for people: time, service, call, status, code, category, message.
 pub fn table(events: &[StoredEvent]) -> String {
@@ -48,44 +46,6 @@ pub fn json_array(events: &[StoredEvent]) -> String {
     let mut out = Vec::new();
     let _ = json::write_line(&mut out, &items);
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// One stored event as the JSON answers show it.
-#[derive(Debug, Serialize)]
-pub struct JsonEvent<'a> {
-    timestamp: Option<String>,
-    correlation_id: &'a str,
-    service: &'a str,
-    method: &'a str,
-    api: &'a str,
-    host: &'a str,
-    http_status: Option<u16>,
-    code: &'a str,
-    category: &'a str,
-    message: &'a str,
-    source: &'a str,
-    source_partition: i32,
-    source_offset: u64,
-}
-
-impl<'a> From<&'a StoredEvent> for JsonEvent<'a> {
-    fn from(event: &'a StoredEvent) -> Self {
-        JsonEvent {
-            timestamp: event.timestamp().map(|time| time.to_string()),
-            correlation_id: &event.correlation_id,
-            service: &event.service,
-            method: &event.method,
-            api: &event.api,
-            host: &event.host,
-            http_status: (event.http_status != 0).then_some(event.http_status),
-            code: &event.code,
-            category: &event.category,
-            message: &event.message,
-            source: &event.source,
-            source_partition: event.source_partition,
-            source_offset: event.source_offset,
-        }
-    }
 }
 
 fn or_dash(text: &str) -> String {

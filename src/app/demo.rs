@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::commands::generate::{self, Options};
+use crate::app::generate::{self, Options};
 use crate::generate::{Generator, Scenario, Settings};
 use crate::guid::CorrelationId;
 use crate::metrics::{Metrics, Snapshot};
 use crate::pipeline::{self, PipelineError, PipelineSettings};
-use crate::source::kafka::{KafkaSink, LocalCluster, SourceError};
+use crate::source::kafka::{KafkaProducer, LocalCluster, SourceError};
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 
@@ -74,7 +74,7 @@ pub fn run(
     let mut settings = options.pipeline.clone();
     settings.kafka.brokers = cluster.bootstrap();
     settings.kafka.topics = vec![topic.clone()];
-    let mut sink = KafkaSink::connect(&settings.kafka.brokers, &topic, &[])?;
+    let mut sink = KafkaProducer::connect(&settings.kafka.brokers, &topic, &[])?;
     let address = options.http_address;
     writeln!(
         out,
