@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod http;
 pub mod app;
 pub mod generate;
+pub mod shutdown;
 
 pub mod codes;
 pub mod guid;

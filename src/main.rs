@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use errwatch::app::ingest::{IngestOptions, Progress};
@@ -757,14 +756,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     runtime.block_on(prepare(&store, args.retention_days))?;
     let metrics = Arc::new(Metrics::new(args.http.metrics_service_cap));
     let http = start_http(&runtime, &args.http, &store, &metrics, true)?;
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let flag = shutdown.clone();
-    let signals = runtime.spawn(async move {
-        wait_for_signal().await;
-        flag.store(true, Ordering::Relaxed);
-    });
+    let shutdown = errwatch::shutdown::Shutdown::new();
+    let signals = shutdown.on_signals(&runtime);
     let result = errwatch::pipeline::run(&runtime, store, &settings, &metrics, &shutdown);
-    signals.abort();
+    drop(signals);
     http.finish(&runtime);
     result?;
     info!("stopped");
@@ -820,14 +815,10 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         http_address: http.address,
     };
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let flag = shutdown.clone();
-    let signals = runtime.spawn(async move {
-        wait_for_signal().await;
-        flag.store(true, Ordering::Relaxed);
-    });
+    let shutdown = errwatch::shutdown::Shutdown::new();
+    let signals = shutdown.on_signals(&runtime);
     let result = demo::run(&runtime, store, &options, &metrics, &shutdown, &mut io::stdout());
-    signals.abort();
+    drop(signals);
     http.finish(&runtime);
     result?;
     info!("stopped");
@@ -963,12 +954,8 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     info!(scenario = %args.scenario, seed, rate, %start, count, pace, "generating");
 
     let runtime = runtime()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let signals = runtime.spawn(async move {
-        wait_for_signal().await;
-        flag.store(true, Ordering::Relaxed);
-    });
+    let stop = errwatch::shutdown::Shutdown::new();
+    let signals = stop.on_signals(&runtime);
     let summary = match kafka {
         Some((brokers, topic)) => {
             let mut sink = errwatch::source::kafka::KafkaProducer::connect(brokers, topic, &args.kafka_options)?;
@@ -993,7 +980,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
             summary
         }
     };
-    signals.abort();
+    drop(signals);
     let seconds = summary.elapsed.as_secs_f64();
     info!(
         records = summary.records,

@@ -27,7 +27,6 @@
 //! group, and the sink task ends when its queue closes.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +37,7 @@ use tracing::{error, info, warn};
 use crate::classify::{classify, Classification};
 use crate::extract::Limits;
 use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
 use crate::source::kafka::{KafkaRecord, KafkaSettings, KafkaSource, Partition, Rebalancing, SourceError};
 use crate::source::Position;
 use crate::store::{
@@ -356,7 +356,7 @@ pub fn run(
     store: Store,
     settings: &PipelineSettings,
     metrics: &Arc<Metrics>,
-    shutdown: &AtomicBool,
+    shutdown: &Shutdown,
 ) -> Result<(), PipelineError> {
     let (items, items_received) = async_mpsc::channel(settings.queue_capacity.div_ceil(CHUNK).max(1));
     let (acks_sender, acks) = mpsc::channel();
@@ -389,7 +389,7 @@ fn consume(
     feeder: &Arc<Feeder>,
     settings: &PipelineSettings,
     metrics: &Metrics,
-    shutdown: &AtomicBool,
+    shutdown: &Shutdown,
     sink_task: &tokio::task::JoinHandle<Result<(), StoreError>>,
 ) -> Result<(), PipelineError> {
     let source = KafkaSource::connect(&settings.kafka, feeder.clone())?;
@@ -398,7 +398,7 @@ fn consume(
     let mut lag_report = LagReport::new();
     let mut handed_over = Instant::now();
     let mut kafka_warnings = Quieter::new();
-    while !shutdown.load(Ordering::Relaxed) {
+    while !shutdown.is_raised() {
         lag_report.tick(&source, metrics);
         if sink_task.is_finished() {
             // The sink only stops on an error; `run` reports it.

@@ -12,7 +12,6 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use crate::app::generate::{self, Options};
 use crate::generate::{Generator, Scenario, Settings};
 use crate::guid::CorrelationId;
 use crate::metrics::{Metrics, Snapshot};
+use crate::shutdown::Shutdown;
 use crate::pipeline::{self, PipelineError, PipelineSettings};
 use crate::source::kafka::{KafkaProducer, LocalCluster, SourceError};
 use crate::store::Store;
@@ -66,7 +66,7 @@ pub fn run(
     store: Store,
     options: &DemoOptions,
     metrics: &Arc<Metrics>,
-    shutdown: &AtomicBool,
+    shutdown: &Shutdown,
     out: &mut (impl Write + Send),
 ) -> Result<(), DemoError> {
     let topic = topic();
@@ -115,10 +115,10 @@ pub fn run(
         let summary = scope.spawn(|| -> std::io::Result<()> {
             let mut previous = (Instant::now(), Snapshot::default());
             let mut ids_shown = false;
-            while !shutdown.load(Ordering::Relaxed) {
+            while !shutdown.is_raised() {
                 std::thread::sleep(Duration::from_millis(100));
                 if options.duration.is_some_and(|duration| started.elapsed() >= duration) {
-                    shutdown.store(true, Ordering::Relaxed);
+                    shutdown.raise();
                     break;
                 }
                 if previous.0.elapsed() < options.summary_every {
@@ -152,7 +152,7 @@ pub fn run(
         });
         let consumed = pipeline::run(runtime, store, &settings, metrics, shutdown);
         // Whatever ended the pipeline ends the demo.
-        shutdown.store(true, Ordering::Relaxed);
+        shutdown.raise();
         let generated = generator.join().unwrap_or(Ok(()));
         let summarised = summary.join().unwrap_or(Ok(()));
         consumed?;

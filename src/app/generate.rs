@@ -1,10 +1,10 @@
 //! `errwatch generate`: synthetic client logs, written as fast as the output takes them or
 //! paced to the generator's rate in real time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::generate::{Generated, Generator};
+use crate::shutdown::Shutdown;
 
 /// How many records to write, and how fast.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,14 +32,14 @@ const LONGEST_SLEEP: Duration = Duration::from_millis(100);
 pub fn run<E>(
     generator: &mut Generator,
     options: &Options,
-    stop: &AtomicBool,
+    stop: &Shutdown,
     mut emit: impl FnMut(&Generated) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let started = Instant::now();
     let rate = generator.settings().rate;
     let mut summary = Summary::default();
     while options.count.map_or(true, |count| summary.records < count) {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_raised() {
             break;
         }
         if options.pace {
@@ -117,7 +117,7 @@ mod tests {
     fn writes_the_count_asked_for_and_stops_on_request() {
         let mut written = Vec::new();
         let options = Options { count: Some(250), pace: false };
-        let summary = run(&mut generator(100.0), &options, &AtomicBool::new(false), |generated| {
+        let summary = run(&mut generator(100.0), &options, &Shutdown::new(), |generated| {
             written.push(generated.record.clone());
             Ok::<(), ()>(())
         })
@@ -125,16 +125,16 @@ mod tests {
         assert_eq!(summary.records, 250);
         assert_eq!(written.len(), 250);
 
-        let stop = AtomicBool::new(false);
+        let stop = Shutdown::new();
         let options = Options { count: None, pace: false };
         let summary = run(&mut generator(100.0), &options, &stop, |_| {
-            stop.store(true, Ordering::Relaxed);
+            stop.raise();
             Ok::<(), ()>(())
         })
         .unwrap();
         assert_eq!(summary.records, 1);
 
-        let failed = run(&mut generator(100.0), &options, &AtomicBool::new(false), |_| Err("disk full"));
+        let failed = run(&mut generator(100.0), &options, &Shutdown::new(), |_| Err("disk full"));
         assert_eq!(failed, Err("disk full"));
     }
 
@@ -143,7 +143,7 @@ mod tests {
         // 20 records at 100 a second: the last is due 190 ms after the first, and a record
         // may leave up to a millisecond early.
         let options = Options { count: Some(20), pace: true };
-        let summary = run(&mut generator(100.0), &options, &AtomicBool::new(false), |_| Ok::<(), ()>(())).unwrap();
+        let summary = run(&mut generator(100.0), &options, &Shutdown::new(), |_| Ok::<(), ()>(())).unwrap();
         assert!(summary.elapsed >= Duration::from_millis(189), "{:?}", summary.elapsed);
     }
 }

@@ -325,7 +325,6 @@ fn an_error_no_retry_can_fix_stops_the_pipeline_without_committing() {
 /// Old partitions are dropped while the pipeline runs, not only when it starts.
 #[test]
 fn retention_is_applied_while_running() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
     use errwatch::metrics::Metrics;
@@ -350,16 +349,16 @@ fn retention_is_applied_while_running() {
         shutdown_timeout: Duration::from_secs(30),
         retention: Some(Retention { days: 30, every: Duration::from_millis(200) }),
     };
-    let shutdown = AtomicBool::new(false);
+    let shutdown = errwatch::shutdown::Shutdown::new();
     let metrics = Arc::new(Metrics::default());
     let pipeline_runtime = runtime();
     let old_rows = "SELECT count() FROM api_errors WHERE event_date < today() - 30";
     /// Raises the flag when dropped, also when a wait below fails: the scope joins the
     /// pipeline's thread before the failure is reported, and that thread stops on the flag.
-    struct Stop<'a>(&'a AtomicBool);
+    struct Stop<'a>(&'a errwatch::shutdown::Shutdown);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
+            self.0.raise();
         }
     }
     std::thread::scope(|scope| {
