@@ -1,0 +1,164 @@
+//! The consumer thread: polls Kafka, classifies, hands rows to the sink, stores the offsets
+//! the sink reports stored, pauses and resumes its partitions, and shuts down in order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::handover::{Feeder, Partial};
+use super::lag::LagReport;
+use super::{Item, PipelineError, PipelineSettings};
+use crate::classify::{classify, Classification};
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use crate::source::kafka::{KafkaRecord, KafkaSource, SourceError};
+use crate::source::Position;
+use crate::store::{Encoded, ErrorRowView, QuarantineRow, StoreError, Watermarks};
+use crate::timestamp::Timestamp;
+
+/// Records read between two rounds of the consumer's other duties, at most.
+pub(super) const RECORDS_PER_RUN: usize = 512;
+
+/// How often what was read is handed to the sink, at least.
+pub(super) const HAND_OVER_EVERY: Duration = Duration::from_millis(100);
+
+pub(super) fn consume(
+    feeder: &Arc<Feeder>,
+    settings: &PipelineSettings,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+    sink_task: &tokio::task::JoinHandle<Result<(), StoreError>>,
+) -> Result<(), PipelineError> {
+    let source = KafkaSource::connect(&settings.kafka, feeder.clone())?;
+    info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
+    let mut paused = false;
+    let mut lag_report = LagReport::new();
+    let mut handed_over = Instant::now();
+    let mut kafka_warnings = Quieter::new();
+    while !shutdown.is_raised() {
+        lag_report.tick(&source, metrics);
+        if sink_task.is_finished() {
+            // The sink only stops on an error; `run` reports it.
+            return Ok(());
+        }
+        source.store_offsets(&feeder.take_acks());
+        // What was read is handed over at least every so often, also when no chunk fills up
+        // and no error comes along to carry the ordinary records before it.
+        let hand_over = handed_over.elapsed() >= HAND_OVER_EVERY;
+        if hand_over {
+            feeder.queue_seen()?;
+            handed_over = Instant::now();
+        }
+        let flowing = feeder.drain_held(if hand_over { Partial::Send } else { Partial::Keep })?;
+        if flowing == paused {
+            if flowing {
+                source.resume();
+                info!("ClickHouse caught up, resuming");
+            } else {
+                source.pause();
+                warn!("the sink is behind, pausing consumption");
+            }
+            paused = !flowing;
+        }
+        // Records are read in runs: the checks above cost little once per run, but add up
+        // at hundreds of thousands of records a second.
+        let mut wait = Duration::from_millis(100);
+        // One reading of the clock serves the rows of a run: they are read within moments,
+        // and their ingest time is kept in seconds.
+        let mut run_time = None;
+        for _ in 0..RECORDS_PER_RUN {
+            match source.poll(wait) {
+                None => {
+                    feeder.queue_seen()?;
+                    feeder.drain_held(Partial::Send)?;
+                    break;
+                }
+                Some(Err(error)) => {
+                    kafka_warnings.warn(&error);
+                    break;
+                }
+                Some(Ok(record)) => {
+                    lag_report.read(record.timestamp_millis());
+                    if !feed(feeder, &record, settings, metrics, &mut run_time)? {
+                        break;
+                    }
+                }
+            }
+            wait = Duration::ZERO;
+        }
+    }
+    info!("shutting down: flushing what was read");
+    let stored = feeder.flush_all()?;
+    source.store_offsets(&stored);
+    source.commit()?;
+    source.leave();
+    info!("offsets committed, consumer closed");
+    Ok(())
+}
+
+/// Kafka errors as log lines, at most one every few seconds: librdkafka retries by itself,
+/// and an unreachable cluster reports itself many times a second.
+pub(super) struct Quieter {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Quieter {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    pub(super) fn new() -> Quieter {
+        Quieter { last: None, suppressed: 0 }
+    }
+
+    pub(super) fn warn(&mut self, error: &SourceError) {
+        if self.last.is_some_and(|last| last.elapsed() < Self::EVERY) {
+            self.suppressed += 1;
+            return;
+        }
+        warn!(%error, repeated = self.suppressed, "kafka error, librdkafka retries by itself; check ERRWATCH_KAFKA_BROKERS if it goes on");
+        self.last = Some(Instant::now());
+        self.suppressed = 0;
+    }
+}
+
+/// Classifies a record and hands it to the feeder; false when the queue is full. `run_time`
+/// is the time rows of this run are ingested at, read from the clock for the first of them.
+pub(super) fn feed(
+    feeder: &Feeder,
+    record: &KafkaRecord<'_>,
+    settings: &PipelineSettings,
+    metrics: &Metrics,
+    run_time: &mut Option<Timestamp>,
+) -> Result<bool, PipelineError> {
+    let offset = u64::try_from(record.offset()).unwrap_or_default();
+    let payload = record.payload();
+    let classification = classify(payload, &settings.limits);
+    metrics.observe(&classification);
+    let has: fn(&Watermarks, u64) -> bool = match classification {
+        Classification::NotAnError { .. } => return feeder.read_ordinary(record.topic(), record.partition(), offset),
+        Classification::ApiError(_) => Watermarks::has_error,
+        Classification::Unreadable(_) => Watermarks::has_quarantined,
+    };
+    let position = Position { source: record.topic().to_owned(), partition: record.partition(), offset };
+    // A row ClickHouse held when the partition arrived is only acknowledged, not built again.
+    if feeder.stored(&position, has) {
+        return feeder.read(Item::Seen(position));
+    }
+    let now = *run_time.get_or_insert_with(Timestamp::now);
+    let item = match classification {
+        Classification::ApiError(error) => {
+            let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
+            let text = std::str::from_utf8(payload).unwrap_or_default();
+            let row = ErrorRowView::new(&error, text, &position, kafka_time, now, settings.raw_cap);
+            let encoded = Encoded::from(row);
+            Item::Error(encoded, position)
+        }
+        Classification::Unreadable(reason) => {
+            let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);
+            Item::Quarantine(Encoded::new(&row), position)
+        }
+        Classification::NotAnError { .. } => Item::Seen(position),
+    };
+    feeder.read(item)
+}
