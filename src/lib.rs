@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod metrics;
 pub mod http;
 pub mod app;
+pub mod cli;
 pub mod generate;
 pub mod shutdown;
 

@@ -5,7 +5,9 @@
 //! classified on every core and written back in input order.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -20,6 +22,24 @@ pub struct Summary {
     pub records: u64,
     pub errors: u64,
     pub unreadable: u64,
+}
+
+/// `errwatch classify`: classifies `input`, or standard input, to standard output.
+pub fn command(input: Option<&Path>, limits: &Limits) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let stdout = io::stdout().lock();
+    match input {
+        Some(path) => {
+            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            run(BufReader::with_capacity(256 * 1024, file), stdout, limits)
+                .with_context(|| format!("while classifying {}", path.display()))?;
+        }
+        None => {
+            run(BufReader::with_capacity(256 * 1024, io::stdin()), stdout, limits)
+                .context("while classifying standard input")?;
+        }
+    }
+    Ok(())
 }
 
 /// Classifies every line of `input` and writes one report line per record to `output`, in

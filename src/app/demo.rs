@@ -21,7 +21,7 @@ use crate::guid::CorrelationId;
 use crate::metrics::{Metrics, Snapshot};
 use crate::pipeline::{self, PipelineError, PipelineSettings};
 use crate::shutdown::Shutdown;
-use crate::source::kafka::{KafkaProducer, LocalCluster, SourceError};
+use crate::source::kafka::{KafkaProducer, KafkaSettings, LocalCluster, SourceError};
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 
@@ -42,10 +42,27 @@ pub struct DemoOptions {
     pub duration: Option<Duration>,
     /// How often the terminal summary is printed.
     pub summary_every: Duration,
-    /// The pipeline's settings; the brokers and topic are the local cluster's.
-    pub pipeline: PipelineSettings,
     /// Where the HTTP server listens, for the URLs printed.
     pub http_address: std::net::SocketAddr,
+}
+
+/// `errwatch demo`: prepares the schema, starts the HTTP server and runs the demo until
+/// Ctrl-C, SIGTERM or the end of `duration`; the server stops after the pipeline committed.
+pub fn command(store: crate::store::Settings, http: &super::HttpSettings, options: DemoOptions) -> anyhow::Result<()> {
+    let store = Store::new(store)?;
+    let runtime = super::runtime()?;
+    runtime.block_on(super::prepare(&store, None))?;
+    let metrics = Arc::new(Metrics::new(http.service_cap));
+    let server = super::start_http(&runtime, http, &store, &metrics, true)?;
+    let options = DemoOptions { http_address: server.address, ..options };
+    let shutdown = Shutdown::new();
+    let signals = shutdown.on_signals(&runtime);
+    let result = run(&runtime, store, &options, &metrics, &shutdown, &mut std::io::stdout());
+    drop(signals);
+    server.finish(&runtime);
+    result?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +88,12 @@ pub fn run(
 ) -> Result<(), DemoError> {
     let topic = topic();
     let cluster = LocalCluster::start(&topic, options.partitions)?;
-    let mut settings = options.pipeline.clone();
-    settings.kafka.brokers = cluster.bootstrap();
-    settings.kafka.topics = vec![topic.clone()];
+    let settings = PipelineSettings::for_kafka(KafkaSettings {
+        brokers: cluster.bootstrap(),
+        topics: vec![topic.clone()],
+        group: "errwatch-demo".to_owned(),
+        extra: Vec::new(),
+    });
     let mut sink = KafkaProducer::connect(&settings.kafka.brokers, &topic, &[])?;
     let address = options.http_address;
     writeln!(

@@ -1,10 +1,16 @@
 //! `errwatch generate`: synthetic client logs, written as fast as the output takes them or
 //! paced to the generator's rate in real time.
 
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use crate::generate::{Generated, Generator};
+use tracing::info;
+
+use crate::generate::{Generated, Generator, Scenario, Settings as GeneratorSettings};
+use crate::guid::Guid;
 use crate::shutdown::Shutdown;
+use crate::source::kafka::KafkaProducer;
+use crate::timestamp::Timestamp;
 
 /// How many records to write, and how fast.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,6 +32,81 @@ pub struct Summary {
 
 /// Sleeping longer than this at once would make a stop request wait.
 const LONGEST_SLEEP: Duration = Duration::from_millis(100);
+
+/// What `errwatch generate` writes, how much, and where.
+#[derive(Debug, Clone)]
+pub struct GenerateSettings {
+    pub scenario: Scenario,
+    /// Records per second of event time; `None` for the default, unpaced on standard output.
+    pub rate: Option<f64>,
+    pub count: Option<u64>,
+    /// Event time to cover: `rate × duration` records.
+    pub duration: Option<Duration>,
+    pub seed: Option<u64>,
+    pub start: Option<Timestamp>,
+    /// Kafka brokers and topic to write to instead of standard output.
+    pub kafka: Option<(String, String)>,
+    /// librdkafka producer settings.
+    pub kafka_options: Vec<(String, String)>,
+    /// Write as fast as possible, also to Kafka.
+    pub no_pacing: bool,
+}
+
+/// `errwatch generate`: writes records to standard output or Kafka until the count, the
+/// duration or a signal ends it, and logs what was written.
+pub fn command(settings: &GenerateSettings) -> anyhow::Result<()> {
+    let rate = settings.rate.unwrap_or(GeneratorSettings::DEFAULT_RATE);
+    let start = settings.start.unwrap_or_else(Timestamp::now);
+    let seed = settings.seed.unwrap_or_else(|| Guid::new_random().as_u128() as u64);
+    let from_duration = settings.duration.map(|duration| (duration.as_secs_f64() * rate).round() as u64);
+    let count = match (settings.count, from_duration) {
+        (Some(count), Some(from_duration)) => Some(count.min(from_duration)),
+        (count, from_duration) => count.or(from_duration),
+    };
+    let pace = !settings.no_pacing && (settings.kafka.is_some() || settings.rate.is_some());
+    let scenario = settings.scenario;
+    let mut generator = Generator::new(GeneratorSettings { scenario, seed, rate, start });
+    let options = Options { count, pace };
+    info!(%scenario, seed, rate, %start, count, pace, "generating");
+
+    let runtime = super::runtime()?;
+    let stop = Shutdown::new();
+    let signals = stop.on_signals(&runtime);
+    let summary = match &settings.kafka {
+        Some((brokers, topic)) => {
+            let mut producer = KafkaProducer::connect(brokers, topic, &settings.kafka_options)?;
+            let summary = run(&mut generator, &options, &stop, |generated| {
+                producer.send(generated.label.service.as_bytes(), &generated.record, generated.label.time.unix_millis())
+            })?;
+            producer.flush(Duration::from_secs(30))?;
+            summary
+        }
+        None => {
+            let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+            let summary = run(&mut generator, &options, &stop, |generated| {
+                out.write_all(&generated.record)?;
+                out.write_all(b"\n")?;
+                // Paced records are for someone watching: each goes out when it is due.
+                if pace {
+                    out.flush()?;
+                }
+                Ok::<(), io::Error>(())
+            })?;
+            out.flush()?;
+            summary
+        }
+    };
+    drop(signals);
+    let seconds = summary.elapsed.as_secs_f64();
+    info!(
+        records = summary.records,
+        errors = summary.errors,
+        seconds = format!("{seconds:.1}"),
+        records_per_second = (summary.records as f64 / seconds.max(1e-3)) as u64,
+        "generated"
+    );
+    Ok(())
+}
 
 /// Hands records to `emit` until `options.count` are written or `stop` is set. An error from
 /// `emit` ends the run and is returned.

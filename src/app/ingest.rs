@@ -67,6 +67,39 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
+/// `errwatch ingest`: checks that every input can be read, prepares the schema, ingests and
+/// logs what was done.
+pub fn command(
+    store: crate::store::Settings,
+    inputs: &[String],
+    options: &IngestOptions,
+    retention_days: Option<u32>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let inputs: Vec<InputPath> = inputs.iter().map(|argument| InputPath::parse(argument)).collect();
+    for input in &inputs {
+        if let InputPath::File(path) = input {
+            file::check_readable(path).with_context(|| format!("cannot open {}", path.display()))?;
+        }
+    }
+    let store = Store::new(store)?;
+    let runtime = super::runtime()?;
+    runtime.block_on(super::prepare(&store, retention_days))?;
+    let started = Instant::now();
+    let summary = run(&runtime, &store, &inputs, options)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    info!(
+        records = summary.records,
+        already_stored = summary.skipped,
+        errors_stored = summary.errors_stored,
+        quarantined = summary.quarantined,
+        seconds = format!("{elapsed:.1}"),
+        records_per_second = (summary.records as f64 / elapsed.max(1e-3)) as u64,
+        "ingest finished"
+    );
+    Ok(())
+}
+
 /// Ingests every input in turn.
 pub fn run(
     runtime: &Runtime,

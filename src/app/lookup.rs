@@ -1,7 +1,30 @@
 //! `errwatch lookup`: every stored event of one correlation id, oldest first.
 
+use std::process::ExitCode;
+
+use crate::guid::CorrelationId;
 use crate::json;
-use crate::store::{JsonEvent, StoredEvent};
+use crate::store::{JsonEvent, Store, StoredEvent};
+
+/// `errwatch lookup`: prints the events of `id` (any spelling of a GUID) as a table or JSON;
+/// exits 1 when there are none.
+pub fn command(store: crate::store::Settings, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(id) = CorrelationId::parse(id) else {
+        anyhow::bail!("{id:?} is not a correlation id: expected a GUID such as 43f4cb08-8fac-4b65-9db1-745c2ae65f3a");
+    };
+    let store = Store::new(store)?;
+    let events = super::runtime()?.block_on(async {
+        store.ping().await?;
+        store.lookup(id).await
+    })?;
+    if events.is_empty() {
+        eprintln!("errwatch: no events for correlation id {id} in database {}", store.settings().database);
+        return Ok(ExitCode::FAILURE);
+    }
+    let output = if json { json_array(&events) } else { table(&events) };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), output.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// The events as a table for people: time, service, call, status, code, category, message.
 pub fn table(events: &[StoredEvent]) -> String {

@@ -75,6 +75,19 @@ impl PipelineSettings {
     /// Items queued for the sink, at most. The sink takes items while it inserts, so the
     /// queue only absorbs the moments it is busy otherwise.
     pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
+
+    /// Consuming with `kafka`, everything else at its default.
+    pub fn for_kafka(kafka: KafkaSettings) -> PipelineSettings {
+        PipelineSettings {
+            kafka,
+            limits: Limits::default(),
+            raw_cap: crate::store::DEFAULT_RAW_CAP,
+            sink: SinkSettings::default(),
+            queue_capacity: PipelineSettings::DEFAULT_QUEUE_CAPACITY,
+            shutdown_timeout: Duration::from_secs(30),
+            retention: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
