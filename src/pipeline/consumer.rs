@@ -8,13 +8,15 @@ use tracing::{info, warn};
 
 use super::handover::{Feeder, Partial};
 use super::lag::LagReport;
+use super::record::{to_store, Record, ToStore};
 use super::{Item, PipelineError, PipelineSettings};
 use crate::classify::{classify, Classification};
+use crate::extract::Limits;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::source::kafka::{KafkaRecord, KafkaSource, SourceError};
 use crate::source::Position;
-use crate::store::{Encoded, ErrorRowView, QuarantineRow, StoreError, Watermarks};
+use crate::store::StoreError;
 use crate::timestamp::Timestamp;
 
 /// Records read between two rounds of the consumer's other duties, at most.
@@ -33,11 +35,13 @@ pub(super) fn consume(
     let source = KafkaSource::connect(&settings.kafka, feeder.clone())?;
     info!(topics = %settings.kafka.topics.join(","), group = %settings.kafka.group, "consuming");
     let mut paused = false;
-    let mut lag_report = LagReport::new();
+    let mut lag_report = LagReport::new(Instant::now());
     let mut handed_over = Instant::now();
     let mut kafka_warnings = Quieter::new();
     while !shutdown.is_raised() {
-        lag_report.tick(&source, metrics);
+        if let Some(catching_up) = lag_report.tick(Instant::now(), || Timestamp::now().unix_millis()) {
+            metrics.set_lags(&source.lags(), catching_up);
+        }
         if sink_task.is_finished() {
             // The sink only stops on an error; `run` reports it.
             return Ok(());
@@ -80,7 +84,8 @@ pub(super) fn consume(
                 }
                 Some(Ok(record)) => {
                     lag_report.read(record.timestamp_millis());
-                    if !feed(feeder, &record, settings, metrics, &mut run_time)? {
+                    let received = Received::from(&record);
+                    if !feed(feeder, &received, &settings.limits, settings.raw_cap, metrics, &mut run_time)? {
                         break;
                     }
                 }
@@ -112,13 +117,45 @@ impl Quieter {
     }
 
     pub(super) fn warn(&mut self, error: &SourceError) {
-        if self.last.is_some_and(|last| last.elapsed() < Self::EVERY) {
-            self.suppressed += 1;
-            return;
+        if let Some(repeated) = self.due(Instant::now()) {
+            warn!(%error, repeated, "kafka error, librdkafka retries by itself; check ERRWATCH_KAFKA_BROKERS if it goes on");
         }
-        warn!(%error, repeated = self.suppressed, "kafka error, librdkafka retries by itself; check ERRWATCH_KAFKA_BROKERS if it goes on");
-        self.last = Some(Instant::now());
+    }
+
+    /// Whether an error at `now` is logged, with how many were held back since the last one
+    /// logged; none while the period since that one runs.
+    fn due(&mut self, now: Instant) -> Option<u64> {
+        if self.last.is_some_and(|last| now.saturating_duration_since(last) < Self::EVERY) {
+            self.suppressed += 1;
+            return None;
+        }
+        let repeated = self.suppressed;
+        self.last = Some(now);
         self.suppressed = 0;
+        Some(repeated)
+    }
+}
+
+/// A record as Kafka gave it, without the consumer it is borrowed from.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Received<'a> {
+    pub(super) topic: &'a str,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    pub(super) payload: &'a [u8],
+    /// The record's Kafka timestamp, in Unix milliseconds.
+    pub(super) timestamp_millis: Option<i64>,
+}
+
+impl<'a> From<&'a KafkaRecord<'_>> for Received<'a> {
+    fn from(record: &'a KafkaRecord<'_>) -> Received<'a> {
+        Received {
+            topic: record.topic(),
+            partition: record.partition(),
+            offset: record.offset(),
+            payload: record.payload(),
+            timestamp_millis: record.timestamp_millis(),
+        }
     }
 }
 
@@ -126,39 +163,29 @@ impl Quieter {
 /// is the time rows of this run are ingested at, read from the clock for the first of them.
 pub(super) fn feed(
     feeder: &Feeder,
-    record: &KafkaRecord<'_>,
-    settings: &PipelineSettings,
+    record: &Received<'_>,
+    limits: &Limits,
+    raw_cap: usize,
     metrics: &Metrics,
     run_time: &mut Option<Timestamp>,
 ) -> Result<bool, PipelineError> {
-    let offset = u64::try_from(record.offset()).unwrap_or_default();
-    let payload = record.payload();
-    let classification = classify(payload, &settings.limits);
+    let offset = u64::try_from(record.offset).unwrap_or_default();
+    let classification = classify(record.payload, limits);
     metrics.observe(&classification);
-    let has: fn(&Watermarks, u64) -> bool = match classification {
-        Classification::NotAnError { .. } => return feeder.read_ordinary(record.topic(), record.partition(), offset),
-        Classification::ApiError(_) => Watermarks::has_error,
-        Classification::Unreadable(_) => Watermarks::has_quarantined,
-    };
-    let position = Position { source: record.topic().to_owned(), partition: record.partition(), offset };
-    // A row ClickHouse held when the partition arrived is only acknowledged, not built again.
-    if feeder.stored(&position, has) {
-        return feeder.read(Item::Seen(position));
+    if let Classification::NotAnError { .. } = classification {
+        // Most records: neither a position built nor a watermark looked up.
+        return feeder.read_ordinary(record.topic, record.partition, offset);
     }
-    let now = *run_time.get_or_insert_with(Timestamp::now);
-    let item = match classification {
-        Classification::ApiError(error) => {
-            let kafka_time = record.timestamp_millis().and_then(Timestamp::from_unix_millis).unwrap_or(now);
-            let text = std::str::from_utf8(payload).unwrap_or_default();
-            let row = ErrorRowView::new(&error, text, &position, kafka_time, now, settings.raw_cap);
-            let encoded = Encoded::from(row);
-            Item::Error(encoded, position)
-        }
-        Classification::Unreadable(reason) => {
-            let row = QuarantineRow::new(reason, payload, payload.len(), &position, now, settings.raw_cap);
-            Item::Quarantine(Encoded::new(&row), position)
-        }
-        Classification::NotAnError { .. } => Item::Seen(position),
+    let position = Position { source: record.topic.to_owned(), partition: record.partition, offset };
+    let stored = feeder.watermarks(&position);
+    let source_time = record.timestamp_millis.and_then(Timestamp::from_unix_millis);
+    let read = Record { bytes: record.payload, size: record.payload.len(), position: &position, source_time };
+    let now = || *run_time.get_or_insert_with(Timestamp::now);
+    let item = match to_store(classification, &read, &stored, now, raw_cap) {
+        ToStore::Error(row) => Item::Error(row, position),
+        ToStore::Quarantine(row) => Item::Quarantine(row, position),
+        // A row ClickHouse held when the partition arrived is only acknowledged.
+        ToStore::AlreadyStored | ToStore::Ordinary => Item::Seen(position),
     };
     feeder.read(item)
 }

@@ -3,6 +3,8 @@
 //! the queue's back-pressure, and the flush before partitions go or the process stops.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +16,22 @@ use super::{merge, Item, PipelineError};
 use crate::metrics::Metrics;
 use crate::source::kafka::{Partition, Rebalancing};
 use crate::source::Position;
-use crate::store::{Store, StoredPositions, Watermarks};
+use crate::store::{Store, StoreError, StoredPositions, Watermarks};
+
+/// A watermark reading under way.
+pub(super) type Reading<'a> = Pin<Box<dyn Future<Output = Result<Watermarks, StoreError>> + Send + 'a>>;
+
+/// What each table holds of a partition. ClickHouse answers when running; a test answers
+/// without one.
+pub(super) trait WatermarkReader: Send + Sync {
+    fn watermarks<'a>(&'a self, topic: &'a str, partition: i32) -> Reading<'a>;
+}
+
+impl WatermarkReader for Store {
+    fn watermarks<'a>(&'a self, topic: &'a str, partition: i32) -> Reading<'a> {
+        Box::pin(Store::watermarks(self, topic, partition))
+    }
+}
 
 /// The consumer's side of the queue, shared with the rebalance callbacks.
 pub(super) struct Feeder {
@@ -27,7 +44,11 @@ pub(super) struct Feeder {
     /// one item rather than one each; it is queued before the partition's next row.
     pub(super) unsent_seen: Mutex<HashMap<i32, Position>>,
     pub(super) acks: Mutex<mpsc::Receiver<StoredPositions>>,
-    pub(super) store: Store,
+    /// Where the watermarks of a partition that arrives are read: ClickHouse when running.
+    pub(super) watermark_reader: Box<dyn WatermarkReader>,
+    /// How long the first retry of a failed watermark reading waits; each next one, twice as
+    /// long, up to [`WATERMARKS_RETRY_MAX`].
+    pub(super) watermarks_retry: Duration,
     /// What ClickHouse held for each assigned partition when it arrived: rows at or below a
     /// table's watermark are stored already and are not stored again.
     pub(super) watermarks: Mutex<HashMap<Partition, Watermarks>>,
@@ -180,12 +201,11 @@ impl Feeder {
         Ok(stored)
     }
 
-    /// Whether ClickHouse held the row at `position` when its partition arrived.
-    pub(super) fn stored(&self, position: &Position, has: fn(&Watermarks, u64) -> bool) -> bool {
+    /// What ClickHouse held for the partition of `position` when it arrived; nothing for a
+    /// partition not assigned.
+    pub(super) fn watermarks(&self, position: &Position) -> Watermarks {
         let watermarks = self.watermarks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        watermarks
-            .get(&(position.source.clone(), position.partition))
-            .is_some_and(|stored| has(stored, position.offset))
+        watermarks.get(&(position.source.clone(), position.partition)).copied().unwrap_or_default()
     }
 
     /// Positions the sink reported stored since the last call.
@@ -202,15 +222,15 @@ impl Feeder {
 impl Rebalancing for Feeder {
     fn assigned(&self, partitions: &[Partition]) {
         for (topic, partition) in partitions {
-            let mut delay = Duration::from_millis(200);
+            let mut delay = self.watermarks_retry;
             // Without knowing what ClickHouse holds, rereading could store records twice: wait.
             let stored = loop {
-                match self.runtime.block_on(self.store.watermarks(topic, *partition)) {
+                match self.runtime.block_on(self.watermark_reader.watermarks(topic, *partition)) {
                     Ok(stored) => break stored,
                     Err(error) => {
                         warn!(topic, partition, %error, "cannot read what ClickHouse holds for the partition, retrying");
                         std::thread::sleep(delay);
-                        delay = (delay * 2).min(Duration::from_secs(10));
+                        delay = (delay * 2).min(WATERMARKS_RETRY_MAX);
                     }
                 }
             };
@@ -246,6 +266,12 @@ pub(super) enum Partial {
     Keep,
     Send,
 }
+
+/// How long the first retry of a failed watermark reading waits, when running.
+pub(super) const WATERMARKS_RETRY: Duration = Duration::from_millis(200);
+
+/// How long a retry of a failed watermark reading waits, at most.
+pub(super) const WATERMARKS_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// How long the consumer waits for room in a full queue before it pauses its partitions.
 pub(super) const QUEUE_FULL_WAIT: Duration = Duration::from_millis(250);

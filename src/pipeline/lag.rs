@@ -1,10 +1,7 @@
-//! Lag per partition, and whether a backlog is being read, for the metrics and readiness.
+//! When lag per partition is reported, and whether a backlog is being read, for the metrics
+//! and readiness. The clocks are the caller's, so that the timing can be tested.
 
 use std::time::{Duration, Instant};
-
-use crate::metrics::Metrics;
-use crate::source::kafka::KafkaSource;
-use crate::timestamp::Timestamp;
 
 /// Records older than this (by their Kafka timestamp) when read mean a backlog is being read.
 pub(super) const CATCHING_UP_AGE: Duration = Duration::from_secs(120);
@@ -13,7 +10,11 @@ pub(super) const CATCHING_UP_AGE: Duration = Duration::from_secs(120);
 /// (paused while the sink catches up) must not flicker between scrapes.
 pub(super) const CATCHING_UP_HOLD: Duration = Duration::from_secs(60);
 
-/// Lag per partition and whether a backlog is being read, reported about once a second.
+/// How often lags are reported.
+pub(super) const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// When the lag per partition is due to be reported (about once a second), and whether a
+/// backlog is being read.
 pub(super) struct LagReport {
     last: Instant,
     /// The oldest record read since the last report, in Unix milliseconds.
@@ -23,8 +24,8 @@ pub(super) struct LagReport {
 }
 
 impl LagReport {
-    pub(super) fn new() -> LagReport {
-        LagReport { last: Instant::now(), oldest_read: None, last_old_read: None }
+    pub(super) fn new(now: Instant) -> LagReport {
+        LagReport { last: now, oldest_read: None, last_old_read: None }
     }
 
     pub(super) fn read(&mut self, kafka_timestamp: Option<i64>) {
@@ -33,19 +34,21 @@ impl LagReport {
         }
     }
 
-    pub(super) fn tick(&mut self, source: &KafkaSource, metrics: &Metrics) {
-        if self.last.elapsed() < Duration::from_secs(1) {
-            return;
+    /// About once a second, from the second call on: whether a backlog is being read. `now`
+    /// is the monotonic clock, `wall_clock` the Unix time in milliseconds, read only when a
+    /// report is due.
+    pub(super) fn tick(&mut self, now: Instant, wall_clock: impl FnOnce() -> i64) -> Option<bool> {
+        if now.saturating_duration_since(self.last) < REPORT_EVERY {
+            return None;
         }
-        self.last = Instant::now();
-        let now = Timestamp::now().unix_millis();
+        self.last = now;
+        let wall_now = wall_clock();
         let read_old = self.oldest_read.take().is_some_and(|oldest| {
-            u128::try_from(now.saturating_sub(oldest)).unwrap_or_default() > CATCHING_UP_AGE.as_millis()
+            u128::try_from(wall_now.saturating_sub(oldest)).unwrap_or_default() > CATCHING_UP_AGE.as_millis()
         });
         if read_old {
-            self.last_old_read = Some(Instant::now());
+            self.last_old_read = Some(now);
         }
-        let catching_up = self.last_old_read.is_some_and(|when| when.elapsed() < CATCHING_UP_HOLD);
-        metrics.set_lags(&source.lags(), catching_up);
+        Some(self.last_old_read.is_some_and(|when| now.saturating_duration_since(when) < CATCHING_UP_HOLD))
     }
 }

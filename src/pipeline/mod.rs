@@ -29,6 +29,7 @@
 mod consumer;
 mod handover;
 mod lag;
+pub mod record;
 mod sink_task;
 
 use std::collections::{HashMap, VecDeque};
@@ -38,7 +39,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use consumer::consume;
-use handover::{Feeder, CHUNK};
+use handover::{Feeder, CHUNK, WATERMARKS_RETRY};
 use sink_task::sink_loop;
 
 use crate::extract::Limits;
@@ -117,7 +118,8 @@ pub fn run(
         held: Mutex::new(VecDeque::new()),
         unsent_seen: Mutex::new(HashMap::new()),
         acks: Mutex::new(acks),
-        store,
+        watermark_reader: Box::new(store),
+        watermarks_retry: WATERMARKS_RETRY,
         watermarks: Mutex::new(HashMap::new()),
         runtime: runtime.handle().clone(),
         shutdown_timeout: settings.shutdown_timeout,
