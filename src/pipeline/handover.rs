@@ -275,3 +275,304 @@ pub(super) const WATERMARKS_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// How long the consumer waits for room in a full queue before it pauses its partitions.
 pub(super) const QUEUE_FULL_WAIT: Duration = Duration::from_millis(250);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::runtime::Runtime;
+
+    use super::*;
+    use crate::extract::Unreadable;
+    use crate::store::{Encoded, QuarantineRow};
+    use crate::timestamp::Timestamp;
+
+    /// Answers watermark readings in turn, then nothing stored; counts the readings.
+    struct FakeReader {
+        answers: Mutex<VecDeque<Result<Watermarks, StoreError>>>,
+        readings: Arc<AtomicUsize>,
+    }
+
+    impl WatermarkReader for FakeReader {
+        fn watermarks<'a>(&'a self, _topic: &'a str, _partition: i32) -> Reading<'a> {
+            self.readings.fetch_add(1, Ordering::SeqCst);
+            let answer = self.answers.lock().unwrap().pop_front().unwrap_or(Ok(Watermarks::default()));
+            Box::pin(std::future::ready(answer))
+        }
+    }
+
+    fn runtime() -> Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    }
+
+    /// The test's side of a feeder: the queue it fills, the acknowledgements it reads.
+    struct Sides {
+        items: async_mpsc::Receiver<Vec<Item>>,
+        acks: mpsc::Sender<StoredPositions>,
+        readings: Arc<AtomicUsize>,
+    }
+
+    /// A feeder whose queue holds `chunks` chunks, over watermark readings that answer `answers`.
+    fn feeder(runtime: &Runtime, chunks: usize, answers: Vec<Result<Watermarks, StoreError>>) -> (Feeder, Sides) {
+        let (items, items_received) = async_mpsc::channel(chunks);
+        let (acks_sender, acks) = mpsc::channel();
+        let readings = Arc::new(AtomicUsize::new(0));
+        let reader = FakeReader { answers: Mutex::new(answers.into()), readings: readings.clone() };
+        let feeder = Feeder {
+            items,
+            held: Mutex::new(VecDeque::new()),
+            unsent_seen: Mutex::new(HashMap::new()),
+            acks: Mutex::new(acks),
+            watermark_reader: Box::new(reader),
+            watermarks_retry: Duration::from_millis(1),
+            watermarks: Mutex::new(HashMap::new()),
+            runtime: runtime.handle().clone(),
+            shutdown_timeout: Duration::from_millis(200),
+            metrics: Arc::new(Metrics::new(8)),
+        };
+        (feeder, Sides { items: items_received, acks: acks_sender, readings })
+    }
+
+    fn at(topic: &str, partition: i32, offset: u64) -> Position {
+        Position { source: topic.to_owned(), partition, offset }
+    }
+
+    fn seen(topic: &str, partition: i32, offset: u64) -> Item {
+        Item::Seen(at(topic, partition, offset))
+    }
+
+    fn quarantined(topic: &str, partition: i32, offset: u64) -> Item {
+        let position = at(topic, partition, offset);
+        let reason = Unreadable::NotUtf8 { offset: 0 };
+        let row = QuarantineRow::new(reason, b"\xff", 1, &position, Timestamp::now(), 16);
+        Item::Quarantine(Encoded::new(&row), position)
+    }
+
+    /// An item as the tests compare them: `seen a/0@3`, `quarantine a/0@4`.
+    fn describe(item: &Item) -> String {
+        let (what, position) = match item {
+            Item::Error(_, position) => ("error", position),
+            Item::Quarantine(_, position) => ("quarantine", position),
+            Item::Seen(position) => ("seen", position),
+            Item::Flush(_) => return "flush".to_owned(),
+        };
+        format!("{what} {}/{}@{}", position.source, position.partition, position.offset)
+    }
+
+    /// Every chunk waiting in the queue, described.
+    fn received(items: &mut async_mpsc::Receiver<Vec<Item>>) -> Vec<Vec<String>> {
+        let mut chunks = Vec::new();
+        while let Ok(chunk) = items.try_recv() {
+            chunks.push(chunk.iter().map(describe).collect());
+        }
+        chunks
+    }
+
+    /// Hands over what the feeder holds, and checks what the queue received, in order.
+    fn check_handed_over(what: &str, feeder: &Feeder, sides: &mut Sides, expected: &[&str]) {
+        assert!(feeder.queue_seen().unwrap(), "{what}");
+        assert!(feeder.drain_held(Partial::Send).unwrap(), "{what}");
+        let got: Vec<String> = received(&mut sides.items).concat();
+        assert_eq!(got, expected, "{what}");
+    }
+
+    #[test]
+    fn ordinary_records_fold_into_one_position_per_partition_in_order() {
+        let runtime = runtime();
+        let check = |what: &str, read: &dyn Fn(&Feeder), expected: &[&str]| {
+            let (feeder, mut sides) = feeder(&runtime, 8, Vec::new());
+            read(&feeder);
+            check_handed_over(what, &feeder, &mut sides, expected);
+        };
+        check(
+            "a run of ordinary records costs one item",
+            &|feeder| {
+                for offset in 1..=500 {
+                    assert!(feeder.read_ordinary("a", 0, offset).unwrap());
+                }
+            },
+            &["seen a/0@500"],
+        );
+        check(
+            "the slow path folds as the fast one",
+            &|feeder| {
+                for offset in 1..=5 {
+                    assert!(feeder.read(seen("a", 0, offset)).unwrap());
+                }
+                assert!(feeder.read_ordinary("a", 0, 6).unwrap());
+            },
+            &["seen a/0@6"],
+        );
+        check(
+            "two topics sharing a partition number keep their order",
+            &|feeder| {
+                for (topic, offset) in [("a", 1), ("a", 2), ("b", 5), ("b", 6), ("a", 3)] {
+                    assert!(feeder.read_ordinary(topic, 0, offset).unwrap());
+                }
+            },
+            &["seen a/0@2", "seen b/0@6", "seen a/0@3"],
+        );
+        check(
+            "a row goes after what its partition saw before it, not after other partitions",
+            &|feeder| {
+                for offset in 1..=3 {
+                    assert!(feeder.read_ordinary("a", 0, offset).unwrap());
+                }
+                assert!(feeder.read_ordinary("a", 1, 1).unwrap());
+                assert!(feeder.read(quarantined("a", 0, 4)).unwrap());
+            },
+            &["seen a/0@3", "quarantine a/0@4", "seen a/1@1"],
+        );
+        check(
+            "ordinary records after a row fold again",
+            &|feeder| {
+                for offset in [1, 2, 3] {
+                    assert!(feeder.read_ordinary("a", 0, offset).unwrap());
+                }
+                assert!(feeder.read(quarantined("a", 0, 4)).unwrap());
+                for offset in [5, 6] {
+                    assert!(feeder.read_ordinary("a", 0, offset).unwrap());
+                }
+            },
+            &["seen a/0@3", "quarantine a/0@4", "seen a/0@6"],
+        );
+        check(
+            "a row with nothing seen before it goes alone",
+            &|feeder| assert!(feeder.read(quarantined("a", 0, 1)).unwrap()),
+            &["quarantine a/0@1"],
+        );
+    }
+
+    /// `count` seen positions of distinct partitions, from `first` on.
+    fn distinct(first: i32, count: usize) -> Vec<Item> {
+        (first..).take(count).map(|partition| seen("a", partition, 1)).collect()
+    }
+
+    #[test]
+    fn items_go_in_whole_chunks_until_a_partial_one_is_asked_for() {
+        let runtime = runtime();
+        let (feeder, mut sides) = feeder(&runtime, 8, Vec::new());
+        for item in distinct(0, 2 * CHUNK + 5) {
+            assert!(feeder.push(item).unwrap());
+        }
+        let sizes = |chunks: Vec<Vec<String>>| chunks.iter().map(Vec::len).collect::<Vec<_>>();
+        assert_eq!(sizes(received(&mut sides.items)), [CHUNK, CHUNK]);
+        assert!(feeder.drain_held(Partial::Keep).unwrap());
+        assert_eq!(sizes(received(&mut sides.items)), Vec::<usize>::new(), "a partial chunk waits");
+        assert!(feeder.drain_held(Partial::Send).unwrap());
+        let last = received(&mut sides.items);
+        assert_eq!(sizes(last.clone()), [5]);
+        assert_eq!(last.concat().first().map(String::as_str), Some("seen a/2048@1"));
+    }
+
+    #[test]
+    fn a_full_queue_holds_items_and_drains_them_in_order_once_there_is_room() {
+        let runtime = runtime();
+        let (feeder, mut sides) = feeder(&runtime, 1, Vec::new());
+        let items = distinct(0, 2 * CHUNK + 1);
+        let expected: Vec<String> = items.iter().map(describe).collect();
+        let flowing: Vec<bool> = items.into_iter().map(|item| feeder.push(item).unwrap()).collect();
+        let stopped: Vec<usize> = (0..flowing.len()).filter(|at| !flowing.get(*at).copied().unwrap_or(true)).collect();
+        assert_eq!(stopped, [2 * CHUNK - 1, 2 * CHUNK], "the first chunk fits, the second finds the queue full");
+        assert!(!feeder.drain_held(Partial::Send).unwrap(), "still full");
+        assert_eq!(feeder.held.lock().unwrap().len(), CHUNK + 1, "what did not fit stays held");
+        let mut got = received(&mut sides.items).concat();
+        assert_eq!(got.len(), CHUNK, "one chunk read makes room for one");
+        assert!(!feeder.drain_held(Partial::Send).unwrap(), "the partial chunk finds the queue full again");
+        got.extend(received(&mut sides.items).concat());
+        assert!(feeder.drain_held(Partial::Send).unwrap());
+        got.extend(received(&mut sides.items).concat());
+        assert_eq!(got, expected, "in order");
+        assert!(feeder.held.lock().unwrap().is_empty());
+    }
+
+    /// A sink that answers each flush with `answer`, and tells what it received.
+    fn answering_sink(
+        runtime: &Runtime,
+        mut items: async_mpsc::Receiver<Vec<Item>>,
+        answer: StoredPositions,
+    ) -> tokio::task::JoinHandle<Vec<String>> {
+        runtime.spawn(async move {
+            let mut got = Vec::new();
+            while let Some(chunk) = items.recv().await {
+                for item in chunk {
+                    got.push(describe(&item));
+                    if let Item::Flush(reply) = item {
+                        let _ = reply.send(answer.clone());
+                    }
+                }
+            }
+            got
+        })
+    }
+
+    fn positions(stored: &[(&str, i32, u64)]) -> StoredPositions {
+        stored.iter().map(|(topic, partition, offset)| (((*topic).to_owned(), *partition), *offset)).collect()
+    }
+
+    #[test]
+    fn flushing_hands_over_everything_and_returns_what_was_stored() {
+        let runtime = runtime();
+        let check = |what: &str, flush: fn(&Feeder) -> StoredPositions| {
+            let (feeder, sides) = feeder(&runtime, 1, Vec::new());
+            sides.acks.send(positions(&[("a", 0, 3), ("a", 1, 9)])).unwrap();
+            for item in distinct(10, CHUNK + 1) {
+                feeder.push(item).unwrap();
+            }
+            feeder.read_ordinary("a", 0, 7).unwrap();
+            let sink = answering_sink(&runtime, sides.items, positions(&[("a", 0, 7), ("a", 1, 4)]));
+            let stored = flush(&feeder);
+            assert_eq!(stored, positions(&[("a", 0, 7), ("a", 1, 9)]), "{what}: the highest of acks and flush");
+            drop(feeder);
+            let got = runtime.block_on(sink).unwrap();
+            let expected: Vec<String> = distinct(10, CHUNK + 1)
+                .iter()
+                .map(describe)
+                .chain(["seen a/0@7".to_owned(), "flush".to_owned()])
+                .collect();
+            assert_eq!(got, expected, "{what}");
+        };
+        check("at shutdown", |feeder| feeder.flush_all().unwrap());
+        check("before partitions go", |feeder| feeder.flush_before_revoke());
+    }
+
+    #[test]
+    fn a_flush_the_sink_never_answers_times_out() {
+        let runtime = runtime();
+        let (feeder, sides) = feeder(&runtime, 8, Vec::new());
+        feeder.read_ordinary("a", 0, 1).unwrap();
+        assert!(matches!(feeder.flush_all(), Err(PipelineError::ShutdownTimeout(_))));
+        feeder.read_ordinary("a", 0, 2).unwrap();
+        assert_eq!(feeder.flush_before_revoke(), BTreeMap::new(), "nothing to commit when the flush failed");
+        drop(sides.items);
+        assert!(matches!(feeder.flush_all(), Err(PipelineError::SinkGone)));
+    }
+
+    #[test]
+    fn arriving_partitions_keep_their_watermarks_after_retrying_a_failed_reading() {
+        let runtime = runtime();
+        let unreachable =
+            || StoreError::Unreachable { url: "http://clickhouse".to_owned(), detail: "refused".to_owned() };
+        let answers = vec![
+            Err(unreachable()),
+            Err(unreachable()),
+            Ok(Watermarks { errors: Some(5), quarantine: None }),
+            Ok(Watermarks { errors: None, quarantine: Some(8) }),
+        ];
+        let (feeder, sides) = feeder(&runtime, 8, answers);
+        feeder.assigned(&[("a".to_owned(), 0), ("b".to_owned(), 1)]);
+        assert_eq!(sides.readings.load(Ordering::SeqCst), 4, "two failed readings, then one per partition");
+        let check = |topic: &str, partition: i32, offset: u64, has_error: bool, has_quarantined: bool| {
+            let stored = feeder.watermarks(&at(topic, partition, offset));
+            let got = (stored.has_error(offset), stored.has_quarantined(offset));
+            assert_eq!(got, (has_error, has_quarantined), "{topic}/{partition}@{offset}");
+        };
+        check("a", 0, 5, true, false);
+        check("a", 0, 6, false, false);
+        check("b", 1, 8, false, true);
+        check("b", 1, 9, false, false);
+        check("a", 1, 1, false, false);
+        check("b", 0, 1, false, false);
+        check("c", 0, 1, false, false);
+    }
+}

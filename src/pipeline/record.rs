@@ -72,22 +72,17 @@ mod tests {
     use crate::classify::classify;
     use crate::extract::{Limits, Unreadable};
 
-    const ERROR: &str = r#"{"error":{"code":"Forbidden","message":"no access"},"status":403}"#;
-    const ORDINARY: &str = "GET /api/machines 200 OK";
-
-    fn position(offset: u64) -> Position {
-        Position { source: "logs".to_owned(), partition: 3, offset }
-    }
+    const ERROR: &[u8] = br#"{"error":{"code":"Forbidden","message":"no access"},"status":403}"#;
+    const INVALID: &[u8] = b"{\"error\":\xff}";
+    const CUT: &[u8] = b"{\"error\":{\"code\":";
+    const ORDINARY: &[u8] = b"GET /api/machines 200 OK";
+    const RAW_CAP: usize = 16;
 
     fn time(millis: i64) -> Timestamp {
         Timestamp::from_unix_millis(millis).unwrap_or_else(Timestamp::now)
     }
 
-    fn watermarks(errors: Option<u64>, quarantine: Option<u64>) -> Watermarks {
-        Watermarks { errors, quarantine }
-    }
-
-    /// What each record must become, built the way the stored rows are.
+    /// What a record must become.
     #[derive(Debug, Clone, Copy)]
     enum Expect {
         Error,
@@ -96,41 +91,31 @@ mod tests {
         Ordinary,
     }
 
-    fn check(what: &str, bytes: &[u8], size: usize, offset: u64, stored: Watermarks, expected: Expect) {
-        let position = position(offset);
-        let now = time(1_700_000_000_000);
-        let source_time = Some(time(1_600_000_000_000));
-        let record = Record { bytes, size, position: &position, source_time };
+    /// `errors` and `quarantine` are the tables' watermarks; a record at offset 7 of `bytes`,
+    /// which is cut short when `size` is larger.
+    fn check(what: &str, bytes: &[u8], size: usize, errors: Option<u64>, quarantine: Option<u64>, expected: Expect) {
+        let position = Position { source: "logs".to_owned(), partition: 3, offset: 7 };
+        let stored = Watermarks { errors, quarantine };
+        let (now, source_time) = (time(1_700_000_000_000), time(1_600_000_000_000));
+        let record = Record { bytes, size, position: &position, source_time: Some(source_time) };
         let classification = if size > bytes.len() {
             Classification::Unreadable(Unreadable::TooLarge { size, limit: bytes.len() })
         } else {
             classify(bytes, &Limits::default())
         };
         let mut clock_read = false;
-        let got = to_store(
-            classification.clone(),
-            &record,
-            &stored,
-            || {
-                clock_read = true;
-                now
-            },
-            16,
-        );
+        let clock = || {
+            clock_read = true;
+            now
+        };
+        let got = to_store(classification.clone(), &record, &stored, clock, RAW_CAP);
         let want = match (expected, classification) {
             (Expect::Error, Classification::ApiError(error)) => {
                 let text = std::str::from_utf8(bytes).unwrap_or_default();
-                ToStore::Error(Encoded::from(ErrorRowView::new(
-                    &error,
-                    text,
-                    &position,
-                    time(1_600_000_000_000),
-                    now,
-                    16,
-                )))
+                ToStore::Error(Encoded::from(ErrorRowView::new(&error, text, &position, source_time, now, RAW_CAP)))
             }
             (Expect::Quarantine, Classification::Unreadable(reason)) => {
-                ToStore::Quarantine(Encoded::new(&QuarantineRow::new(reason, bytes, size, &position, now, 16)))
+                ToStore::Quarantine(Encoded::new(&QuarantineRow::new(reason, bytes, size, &position, now, RAW_CAP)))
             }
             (Expect::AlreadyStored, _) => ToStore::AlreadyStored,
             (Expect::Ordinary, _) => ToStore::Ordinary,
@@ -138,111 +123,40 @@ mod tests {
         };
         assert_eq!(got, want, "{what}");
         let builds_row = matches!(expected, Expect::Error | Expect::Quarantine);
-        assert_eq!(clock_read, builds_row, "{what}: clock read only to build a row");
+        assert_eq!(clock_read, builds_row, "{what}: the clock is read only to build a row");
     }
 
     #[test]
     fn each_classification_becomes_its_row_unless_its_table_holds_it() {
-        let invalid = b"{\"error\":\xff}";
-        let cut = b"{\"error\":{\"code\":";
-        let nothing = watermarks(None, None);
-        check("an error, nothing stored", ERROR.as_bytes(), ERROR.len(), 7, nothing, Expect::Error);
-        check(
-            "an error below the errors' watermark",
-            ERROR.as_bytes(),
-            ERROR.len(),
-            7,
-            watermarks(Some(9), None),
-            Expect::AlreadyStored,
-        );
-        check(
-            "an error at the errors' watermark",
-            ERROR.as_bytes(),
-            ERROR.len(),
-            7,
-            watermarks(Some(7), None),
-            Expect::AlreadyStored,
-        );
-        check(
-            "an error past the errors' watermark",
-            ERROR.as_bytes(),
-            ERROR.len(),
-            8,
-            watermarks(Some(7), None),
-            Expect::Error,
-        );
-        check(
-            "an error under quarantine's watermark only",
-            ERROR.as_bytes(),
-            ERROR.len(),
-            7,
-            watermarks(Some(3), Some(9)),
-            Expect::Error,
-        );
-        check(
-            "an error, errors ahead of quarantine",
-            ERROR.as_bytes(),
-            ERROR.len(),
-            7,
-            watermarks(Some(9), Some(3)),
-            Expect::AlreadyStored,
-        );
-        check("unreadable, nothing stored", invalid, invalid.len(), 7, nothing, Expect::Quarantine);
-        check(
-            "unreadable at quarantine's watermark",
-            invalid,
-            invalid.len(),
-            7,
-            watermarks(None, Some(7)),
-            Expect::AlreadyStored,
-        );
-        check(
-            "unreadable past quarantine's watermark",
-            invalid,
-            invalid.len(),
-            8,
-            watermarks(None, Some(7)),
-            Expect::Quarantine,
-        );
-        check(
-            "unreadable, errors ahead of quarantine",
-            invalid,
-            invalid.len(),
-            7,
-            watermarks(Some(9), Some(3)),
-            Expect::Quarantine,
-        );
-        check(
-            "unreadable, quarantine ahead of errors",
-            invalid,
-            invalid.len(),
-            7,
-            watermarks(Some(3), Some(9)),
-            Expect::AlreadyStored,
-        );
-        check("a record cut short keeps its whole size", cut, 1 << 20, 7, nothing, Expect::Quarantine);
-        check("a record cut short, already stored", cut, 1 << 20, 7, watermarks(None, Some(7)), Expect::AlreadyStored);
-        check("an ordinary record", ORDINARY.as_bytes(), ORDINARY.len(), 7, nothing, Expect::Ordinary);
-        check(
-            "an ordinary record under both watermarks",
-            ORDINARY.as_bytes(),
-            ORDINARY.len(),
-            7,
-            watermarks(Some(9), Some(9)),
-            Expect::Ordinary,
-        );
+        use Expect::*;
+        let (error, invalid, ordinary) = (ERROR.len(), INVALID.len(), ORDINARY.len());
+        check("error, nothing stored", ERROR, error, None, None, Error);
+        check("error below the errors' watermark", ERROR, error, Some(9), None, AlreadyStored);
+        check("error at the errors' watermark", ERROR, error, Some(7), None, AlreadyStored);
+        check("error past the errors' watermark", ERROR, error, Some(6), None, Error);
+        check("error, quarantine ahead of errors", ERROR, error, Some(3), Some(9), Error);
+        check("error, errors ahead of quarantine", ERROR, error, Some(9), Some(3), AlreadyStored);
+        check("unreadable, nothing stored", INVALID, invalid, None, None, Quarantine);
+        check("unreadable at quarantine's watermark", INVALID, invalid, None, Some(7), AlreadyStored);
+        check("unreadable past quarantine's watermark", INVALID, invalid, None, Some(6), Quarantine);
+        check("unreadable, errors ahead of quarantine", INVALID, invalid, Some(9), Some(3), Quarantine);
+        check("unreadable, quarantine ahead of errors", INVALID, invalid, Some(3), Some(9), AlreadyStored);
+        check("cut short, its whole size kept", CUT, 1 << 20, None, None, Quarantine);
+        check("cut short, stored already", CUT, 1 << 20, None, Some(7), AlreadyStored);
+        check("ordinary", ORDINARY, ordinary, None, None, Ordinary);
+        check("ordinary under both watermarks", ORDINARY, ordinary, Some(9), Some(9), Ordinary);
     }
 
     #[test]
     fn an_error_without_a_source_time_happened_when_ingested() {
-        let position = position(1);
+        let position = Position { source: "app.log".to_owned(), partition: 0, offset: 1 };
         let now = time(1_700_000_000_000);
-        let Classification::ApiError(error) = classify(ERROR.as_bytes(), &Limits::default()) else {
+        let Classification::ApiError(error) = classify(ERROR, &Limits::default()) else {
             panic!("the sample is an error");
         };
-        let record = Record { bytes: ERROR.as_bytes(), size: ERROR.len(), position: &position, source_time: None };
+        let record = Record { bytes: ERROR, size: ERROR.len(), position: &position, source_time: None };
         let got = to_store(Classification::ApiError(error.clone()), &record, &Watermarks::default(), || now, 64);
-        let want = Encoded::from(ErrorRowView::new(&error, ERROR, &position, now, now, 64));
-        assert_eq!(got, ToStore::Error(want));
+        let text = std::str::from_utf8(ERROR).unwrap_or_default();
+        assert_eq!(got, ToStore::Error(Encoded::from(ErrorRowView::new(&error, text, &position, now, now, 64))));
     }
 }
