@@ -189,3 +189,84 @@ pub(super) fn feed(
     };
     feeder.read(item)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::handover::tests::{describe, feeder, received, runtime};
+    use super::*;
+    use crate::classify::ApiError;
+    use crate::source::kafka::Rebalancing;
+    use crate::store::{Encoded, ErrorRowView, Watermarks};
+
+    #[test]
+    fn kafka_warnings_go_out_once_a_period_counting_the_ones_held_back() {
+        let start = Instant::now();
+        let mut quieter = Quieter::new();
+        let after = |millis: u64| start + Duration::from_millis(millis);
+        let every = u64::try_from(Quieter::EVERY.as_millis()).unwrap_or_default();
+        let steps = [
+            (0, Some(0)),
+            (1, None),
+            (every - 1, None),
+            (every, Some(2)),
+            (every + 5, None),
+            (3 * every, Some(1)),
+            (4 * every, Some(0)),
+        ];
+        for (millis, expected) in steps {
+            assert_eq!(quieter.due(after(millis)), expected, "at {millis} ms");
+        }
+    }
+
+    const ERROR: &[u8] = br#"{"error":{"code":"Forbidden","message":"no access"},"status":403}"#;
+    const INVALID: &[u8] = b"{\"error\":\xff}";
+    const ORDINARY: &[u8] = b"GET /api/machines 200 OK";
+    const KAFKA_MILLIS: i64 = 1_600_000_000_000;
+    const RAW_CAP: usize = 64;
+
+    /// Feeds `payload` at offset 5 of a/0, whose tables held `stored` when it arrived: the
+    /// items handed over, and whether the run's time was read.
+    fn check(what: &str, stored: Watermarks, payload: &[u8], expected: &[&str], clock_read: bool) {
+        let runtime = runtime();
+        let (feeder, mut sides) = feeder(&runtime, 8, vec![Ok(stored)]);
+        feeder.assigned(&[("a".to_owned(), 0)]);
+        let record = Received { topic: "a", partition: 0, offset: 5, payload, timestamp_millis: Some(KAFKA_MILLIS) };
+        let mut run_time = None;
+        let metrics = Metrics::new(8);
+        assert!(feed(&feeder, &record, &Limits::default(), RAW_CAP, &metrics, &mut run_time).unwrap(), "{what}");
+        assert_eq!(run_time.is_some(), clock_read, "{what}: run time read");
+        assert!(feeder.queue_seen().unwrap());
+        assert!(feeder.drain_held(Partial::Send).unwrap());
+        let chunks: Vec<Vec<Item>> = std::iter::from_fn(|| sides.items.try_recv().ok()).collect();
+        let items: Vec<Item> = chunks.into_iter().flatten().collect();
+        let got: Vec<String> = items.iter().map(describe).collect();
+        assert_eq!(got, expected, "{what}");
+        assert!(received(&mut sides.items).is_empty());
+        // An error row is the one the record-to-row function builds, at the Kafka timestamp.
+        if let (Some(Item::Error(row, position)), Classification::ApiError(error), Some(now)) =
+            (items.first(), classify(payload, &Limits::default()), run_time)
+        {
+            let error: Box<ApiError> = error;
+            let kafka_time = Timestamp::from_unix_millis(KAFKA_MILLIS).unwrap();
+            let text = std::str::from_utf8(payload).unwrap();
+            let view = ErrorRowView::new(&error, text, position, kafka_time, now, RAW_CAP);
+            assert_eq!(*row, Encoded::from(view), "{what}");
+        }
+    }
+
+    #[test]
+    fn feeding_stores_what_the_tables_do_not_hold_yet() {
+        let nothing = Watermarks::default();
+        let errors_at = |offset| Watermarks { errors: Some(offset), quarantine: None };
+        let quarantine_at = |offset| Watermarks { errors: None, quarantine: Some(offset) };
+        check("an ordinary record", nothing, ORDINARY, &["seen a/0@5"], false);
+        check("an ordinary record under both watermarks", errors_at(9), ORDINARY, &["seen a/0@5"], false);
+        check("an error", nothing, ERROR, &["error a/0@5"], true);
+        check("an error past the errors' watermark", errors_at(4), ERROR, &["error a/0@5"], true);
+        check("an error the errors table held", errors_at(5), ERROR, &["seen a/0@5"], false);
+        check("an error under quarantine's watermark only", quarantine_at(9), ERROR, &["error a/0@5"], true);
+        check("unreadable", nothing, INVALID, &["quarantine a/0@5"], true);
+        check("unreadable the quarantine table held", quarantine_at(5), INVALID, &["seen a/0@5"], false);
+        check("unreadable under the errors' watermark only", errors_at(9), INVALID, &["quarantine a/0@5"], true);
+    }
+}

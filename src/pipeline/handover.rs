@@ -277,7 +277,7 @@ pub(super) const WATERMARKS_RETRY_MAX: Duration = Duration::from_secs(10);
 pub(super) const QUEUE_FULL_WAIT: Duration = Duration::from_millis(250);
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::runtime::Runtime;
@@ -301,19 +301,23 @@ mod tests {
         }
     }
 
-    fn runtime() -> Runtime {
+    pub(in crate::pipeline) fn runtime() -> Runtime {
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
     }
 
     /// The test's side of a feeder: the queue it fills, the acknowledgements it reads.
-    struct Sides {
-        items: async_mpsc::Receiver<Vec<Item>>,
-        acks: mpsc::Sender<StoredPositions>,
-        readings: Arc<AtomicUsize>,
+    pub(in crate::pipeline) struct Sides {
+        pub(in crate::pipeline) items: async_mpsc::Receiver<Vec<Item>>,
+        pub(in crate::pipeline) acks: mpsc::Sender<StoredPositions>,
+        pub(in crate::pipeline) readings: Arc<AtomicUsize>,
     }
 
     /// A feeder whose queue holds `chunks` chunks, over watermark readings that answer `answers`.
-    fn feeder(runtime: &Runtime, chunks: usize, answers: Vec<Result<Watermarks, StoreError>>) -> (Feeder, Sides) {
+    pub(in crate::pipeline) fn feeder(
+        runtime: &Runtime,
+        chunks: usize,
+        answers: Vec<Result<Watermarks, StoreError>>,
+    ) -> (Feeder, Sides) {
         let (items, items_received) = async_mpsc::channel(chunks);
         let (acks_sender, acks) = mpsc::channel();
         let readings = Arc::new(AtomicUsize::new(0));
@@ -349,7 +353,7 @@ mod tests {
     }
 
     /// An item as the tests compare them: `seen a/0@3`, `quarantine a/0@4`.
-    fn describe(item: &Item) -> String {
+    pub(in crate::pipeline) fn describe(item: &Item) -> String {
         let (what, position) = match item {
             Item::Error(_, position) => ("error", position),
             Item::Quarantine(_, position) => ("quarantine", position),
@@ -360,7 +364,7 @@ mod tests {
     }
 
     /// Every chunk waiting in the queue, described.
-    fn received(items: &mut async_mpsc::Receiver<Vec<Item>>) -> Vec<Vec<String>> {
+    pub(in crate::pipeline) fn received(items: &mut async_mpsc::Receiver<Vec<Item>>) -> Vec<Vec<String>> {
         let mut chunks = Vec::new();
         while let Ok(chunk) = items.try_recv() {
             chunks.push(chunk.iter().map(describe).collect());

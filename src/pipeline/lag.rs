@@ -52,3 +52,54 @@ impl LagReport {
         Some(self.last_old_read.is_some_and(|when| now.saturating_duration_since(when) < CATCHING_UP_HOLD))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Unix time in milliseconds the tests' records are read at.
+    const WALL: i64 = 1_700_000_000_000;
+
+    /// A step of a report: at this time after the start, records of these ages (before the
+    /// wall clock at `WALL`; none without a Kafka timestamp) are read, then a tick answers.
+    type Step<'a> = (Duration, &'a [Option<Duration>], Option<bool>);
+
+    fn check(what: &str, steps: &[Step<'_>]) {
+        let start = Instant::now();
+        let mut report = LagReport::new(start);
+        for (step, (after, ages, expected)) in steps.iter().enumerate() {
+            for age in *ages {
+                let millis = age.map(|age| WALL - i64::try_from(age.as_millis()).unwrap_or_default());
+                report.read(millis);
+            }
+            let wall_now = WALL + i64::try_from(after.as_millis()).unwrap_or_default();
+            assert_eq!(report.tick(start + *after, || wall_now), *expected, "{what}, step {step}");
+        }
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn catching_up_follows_old_records_and_holds_for_a_while() {
+        let old = Some(CATCHING_UP_AGE + SECOND);
+        let fresh = Some(SECOND);
+        check("nothing due before a second passed", &[(SECOND / 2, &[old], None)]);
+        check("fresh records", &[(SECOND, &[fresh, fresh], Some(false))]);
+        check("no timestamp", &[(SECOND, &[None], Some(false))]);
+        check("nothing read", &[(SECOND, &[], Some(false))]);
+        check("an old record among fresh ones", &[(SECOND, &[fresh, old, fresh], Some(true))]);
+        check(
+            "held after the last old record, then off",
+            &[
+                (SECOND, &[old], Some(true)),
+                (2 * SECOND, &[fresh], Some(true)),
+                (CATCHING_UP_HOLD, &[], Some(true)),
+                (SECOND + CATCHING_UP_HOLD, &[], Some(false)),
+            ],
+        );
+        check(
+            "a report between ticks due is skipped, what was read counts at the next",
+            &[(SECOND, &[], Some(false)), (SECOND + SECOND / 2, &[old], None), (2 * SECOND, &[], Some(true))],
+        );
+    }
+}

@@ -143,3 +143,28 @@ fn merge(into: &mut StoredPositions, from: StoredPositions) {
         *highest = (*highest).max(offset);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(stored: &[(&str, i32, u64)]) -> StoredPositions {
+        stored.iter().map(|(topic, partition, offset)| (((*topic).to_owned(), *partition), *offset)).collect()
+    }
+
+    fn check(into: &[(&str, i32, u64)], from: &[(&str, i32, u64)], expected: &[(&str, i32, u64)]) {
+        let mut merged = positions(into);
+        merge(&mut merged, positions(from));
+        assert_eq!(merged, positions(expected), "{into:?} with {from:?}");
+    }
+
+    #[test]
+    fn merging_keeps_the_highest_offset_per_partition() {
+        check(&[], &[], &[]);
+        check(&[], &[("a", 0, 5)], &[("a", 0, 5)]);
+        check(&[("a", 0, 5)], &[], &[("a", 0, 5)]);
+        check(&[("a", 0, 5)], &[("a", 0, 9)], &[("a", 0, 9)]);
+        check(&[("a", 0, 9)], &[("a", 0, 5)], &[("a", 0, 9)]);
+        check(&[("a", 0, 5), ("b", 0, 1)], &[("a", 1, 2), ("b", 0, 3)], &[("a", 0, 5), ("a", 1, 2), ("b", 0, 3)]);
+    }
+}
