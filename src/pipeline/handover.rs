@@ -475,9 +475,15 @@ pub(super) mod tests {
         let (feeder, mut sides) = feeder(&runtime, 1, Vec::new());
         let items = distinct(0, 2 * CHUNK + 1);
         let expected: Vec<String> = items.iter().map(describe).collect();
-        let flowing: Vec<bool> = items.into_iter().map(|item| feeder.push(item).unwrap()).collect();
+        let mut items = items.into_iter();
+        let flowing: Vec<bool> = items.by_ref().take(2 * CHUNK).map(|item| feeder.push(item).unwrap()).collect();
         let stopped: Vec<usize> = (0..flowing.len()).filter(|at| !flowing.get(*at).copied().unwrap_or(true)).collect();
-        assert_eq!(stopped, [2 * CHUNK - 1, 2 * CHUNK], "the first chunk fits, the second finds the queue full");
+        assert_eq!(stopped, [2 * CHUNK - 1], "the first chunk fits, the second finds the queue full");
+        let held: Vec<String> = feeder.held.lock().unwrap().iter().map(describe).collect();
+        assert_eq!(held, expected.get(CHUNK..).unwrap_or_default().get(..CHUNK).unwrap_or_default(), "held in order");
+        for item in items {
+            assert!(!feeder.push(item).unwrap(), "still full");
+        }
         assert!(!feeder.drain_held(Partial::Send).unwrap(), "still full");
         assert_eq!(feeder.held.lock().unwrap().len(), CHUNK + 1, "what did not fit stays held");
         let mut got = received(&mut sides.items).concat();
@@ -547,6 +553,7 @@ pub(super) mod tests {
         feeder.read_ordinary("a", 0, 1).unwrap();
         assert!(matches!(feeder.flush_all(), Err(PipelineError::ShutdownTimeout(_))));
         feeder.read_ordinary("a", 0, 2).unwrap();
+        sides.acks.send(positions(&[("a", 0, 1)])).unwrap();
         assert_eq!(feeder.flush_before_revoke(), BTreeMap::new(), "nothing to commit when the flush failed");
         drop(sides.items);
         assert!(matches!(feeder.flush_all(), Err(PipelineError::SinkGone)));
