@@ -136,7 +136,8 @@ impl Quieter {
     }
 }
 
-/// A record as Kafka gave it, without the consumer it is borrowed from.
+/// What `feed` reads of a record, apart from the consumer that lends it, so that a test can
+/// feed records without Kafka.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Received<'a> {
     pub(super) topic: &'a str,
