@@ -13,10 +13,11 @@ use tracing::info;
 
 use crate::classify::{classify, Classification};
 use crate::extract::{Limits, Unreadable};
+use crate::pipeline::record::{to_store, Record, ToStore};
 use crate::source::file::{self, InputPath};
 use crate::source::lines::{Line, LineReader};
 use crate::source::Position;
-use crate::store::{ErrorRow, QuarantineRow, Sink, SinkSettings, Store, StoreError, Watermarks};
+use crate::store::{Sink, SinkSettings, Store, StoreError, Watermarks};
 use crate::timestamp::Timestamp;
 
 /// How progress is shown while ingesting.
@@ -150,22 +151,18 @@ fn ingest_one(
                 (Classification::Unreadable(reason), head, size)
             }
         };
-        match classification {
-            Classification::ApiError(_) if stored.has_error(line_number) => summary.skipped += 1,
-            Classification::Unreadable(_) if stored.has_quarantined(line_number) => summary.skipped += 1,
-            Classification::ApiError(error) => {
-                let record = std::str::from_utf8(bytes).unwrap_or_default();
-                sink.add_error(ErrorRow::new(&error, record, &position, now, now, options.raw_cap), &position);
+        let record = Record { bytes, size, position: &position, source_time: None };
+        match to_store(classification, &record, &stored, || now, options.raw_cap) {
+            ToStore::Error(row) => {
+                sink.add_error(row, &position);
                 summary.errors_stored += 1;
             }
-            Classification::Unreadable(reason) => {
-                sink.add_quarantine(
-                    QuarantineRow::new(reason, bytes, size, &position, now, options.raw_cap),
-                    &position,
-                );
+            ToStore::Quarantine(row) => {
+                sink.add_quarantine(row, &position);
                 summary.quarantined += 1;
             }
-            Classification::NotAnError { .. } => sink.saw(&position),
+            ToStore::AlreadyStored => summary.skipped += 1,
+            ToStore::Ordinary => sink.saw(&position),
         }
         // Time is read once per thousand records: often enough for ages and progress.
         if line_number % 1024 == 0 {

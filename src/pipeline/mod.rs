@@ -29,6 +29,7 @@
 mod consumer;
 mod handover;
 mod lag;
+pub mod record;
 mod sink_task;
 
 use std::collections::{HashMap, VecDeque};
@@ -38,7 +39,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use consumer::consume;
-use handover::{Feeder, CHUNK};
+use handover::{Feeder, CHUNK, WATERMARKS_RETRY};
 use sink_task::sink_loop;
 
 use crate::extract::Limits;
@@ -130,7 +131,8 @@ pub fn run(
         held: Mutex::new(VecDeque::new()),
         unsent_seen: Mutex::new(HashMap::new()),
         acks: Mutex::new(acks),
-        store,
+        watermark_reader: Box::new(store),
+        watermarks_retry: WATERMARKS_RETRY,
         watermarks: Mutex::new(HashMap::new()),
         runtime: runtime.handle().clone(),
         shutdown_timeout: settings.shutdown_timeout,
@@ -152,5 +154,30 @@ fn merge(into: &mut StoredPositions, from: StoredPositions) {
     for (partition, offset) in from {
         let highest = into.entry(partition).or_insert(offset);
         *highest = (*highest).max(offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(stored: &[(&str, i32, u64)]) -> StoredPositions {
+        stored.iter().map(|(topic, partition, offset)| (((*topic).to_owned(), *partition), *offset)).collect()
+    }
+
+    fn check(into: &[(&str, i32, u64)], from: &[(&str, i32, u64)], expected: &[(&str, i32, u64)]) {
+        let mut merged = positions(into);
+        merge(&mut merged, positions(from));
+        assert_eq!(merged, positions(expected), "{into:?} with {from:?}");
+    }
+
+    #[test]
+    fn merging_keeps_the_highest_offset_per_partition() {
+        check(&[], &[], &[]);
+        check(&[], &[("a", 0, 5)], &[("a", 0, 5)]);
+        check(&[("a", 0, 5)], &[], &[("a", 0, 5)]);
+        check(&[("a", 0, 5)], &[("a", 0, 9)], &[("a", 0, 9)]);
+        check(&[("a", 0, 9)], &[("a", 0, 5)], &[("a", 0, 9)]);
+        check(&[("a", 0, 5), ("b", 0, 1)], &[("a", 1, 2), ("b", 0, 3)], &[("a", 0, 5), ("a", 1, 2), ("b", 0, 3)]);
     }
 }
