@@ -7,6 +7,8 @@
 //! answering compressed SELECTs with an empty 200).
 
 mod event;
+#[cfg(test)]
+pub(crate) mod fake;
 mod migrate;
 mod observe;
 mod queries;

@@ -361,3 +361,6 @@ impl Jitter {
         delay.mul_f64(0.5 + (self.next() % 1000) as f64 / 2000.0)
     }
 }
+
+#[cfg(test)]
+mod tests;
