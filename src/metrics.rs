@@ -479,6 +479,31 @@ mod tests {
     }
 
     #[test]
+    fn the_sink_is_observed_under_its_labels() {
+        let metrics = Metrics::default();
+        let check = |series: &str, value: f64| assert_eq!(sample(&metrics, series), Some(value), "{series}");
+        for table in ["api_errors", "quarantine"] {
+            for kind in ["unreachable", "transient", "rejected"] {
+                check(&format!(r#"errwatch_sink_insert_failures_total{{kind="{kind}",table="{table}"}}"#), 0.0);
+            }
+        }
+        metrics.insert_failed("api_errors", FailureKind::Unreachable);
+        check("errwatch_clickhouse_up", 0.0);
+        metrics.insert_failed("quarantine", FailureKind::Transient);
+        metrics.inserted("quarantine", 3, None);
+        check("errwatch_clickhouse_up", 1.0);
+        metrics.insert_failed("quarantine", FailureKind::Rejected);
+        check("errwatch_clickhouse_up", 1.0);
+        check(r#"errwatch_sink_insert_failures_total{kind="unreachable",table="api_errors"}"#, 1.0);
+        check(r#"errwatch_sink_insert_failures_total{kind="transient",table="quarantine"}"#, 1.0);
+        check(r#"errwatch_sink_insert_failures_total{kind="rejected",table="quarantine"}"#, 1.0);
+        check(r#"errwatch_sink_rows_total{table="quarantine"}"#, 3.0);
+        check(r#"errwatch_sink_inserts_total{table="quarantine"}"#, 1.0);
+        // Found stored after a broken connection: no duration to observe.
+        assert_eq!(sample(&metrics, r#"errwatch_sink_insert_duration_seconds_count{table="quarantine"}"#), None);
+    }
+
+    #[test]
     fn every_metric_is_exported_with_its_help() {
         let metrics = Metrics::default();
         metrics.inserted("api_errors", 10, Some(Duration::from_millis(20)));
