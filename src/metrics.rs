@@ -19,6 +19,7 @@ use prometheus::{
 
 use crate::classify::{ApiError, Classification};
 use crate::codes;
+use crate::store::{FailureKind, SinkObserver};
 
 /// The service names kept as labels by default; later names count as `other`.
 pub const DEFAULT_SERVICE_CAP: usize = 50;
@@ -53,20 +54,11 @@ pub struct Metrics {
 }
 
 /// Why an insert failed, as a label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InsertFailure {
-    Unreachable,
-    Transient,
-    Rejected,
-}
-
-impl InsertFailure {
-    fn as_str(self) -> &'static str {
-        match self {
-            InsertFailure::Unreachable => "unreachable",
-            InsertFailure::Transient => "transient",
-            InsertFailure::Rejected => "rejected",
-        }
+fn failure_label(failure: FailureKind) -> &'static str {
+    match failure {
+        FailureKind::Unreachable => "unreachable",
+        FailureKind::Transient => "transient",
+        FailureKind::Rejected => "rejected",
     }
 }
 
@@ -171,8 +163,8 @@ impl Metrics {
         for table in ["api_errors", "quarantine"] {
             metrics.sink_rows.with_label_values(&[table]);
             metrics.sink_inserts.with_label_values(&[table]);
-            for failure in [InsertFailure::Unreachable, InsertFailure::Transient, InsertFailure::Rejected] {
-                metrics.sink_insert_failures.with_label_values(&[table, failure.as_str()]);
+            for failure in FailureKind::ALL {
+                metrics.sink_insert_failures.with_label_values(&[table, failure_label(failure)]);
             }
         }
         let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
@@ -234,39 +226,8 @@ impl Metrics {
         }
     }
 
-    /// A successful insert of `rows` rows into `table`; its duration is unknown when it was
-    /// found stored after its connection broke.
-    pub fn inserted(&self, table: &str, rows: usize, took: Option<Duration>) {
-        self.sink_inserts.with_label_values(&[table]).inc();
-        self.sink_rows.with_label_values(&[table]).inc_by(rows as u64);
-        self.sink_insert_rows.with_label_values(&[table]).observe(rows as f64);
-        if let Some(took) = took {
-            self.sink_insert_duration.with_label_values(&[table]).observe(took.as_secs_f64());
-        }
-        self.clickhouse_up.set(1);
-    }
-
-    pub fn insert_failed(&self, table: &str, failure: InsertFailure) {
-        self.sink_insert_failures.with_label_values(&[table, failure.as_str()]).inc();
-        if failure != InsertFailure::Rejected {
-            self.clickhouse_up.set(0);
-        }
-    }
-
     pub fn set_clickhouse_up(&self, up: bool) {
         self.clickhouse_up.set(i64::from(up));
-    }
-
-    /// Records handled by the sink at `now` (Unix seconds), with the event times (Unix
-    /// seconds) of the errors among them.
-    pub fn stored(&self, now: f64, event_times: impl IntoIterator<Item = f64>) {
-        let mut newest = self.newest_stored_event.get();
-        for event_time in event_times {
-            self.end_to_end_latency.observe((now - event_time).max(0.0));
-            newest = newest.max(event_time);
-        }
-        self.newest_stored_event.set(newest);
-        self.last_stored.set(now);
     }
 
     /// The lag of every assigned partition; partitions not listed are no longer held.
@@ -326,6 +287,36 @@ impl Metrics {
             tracing::error!(%error, "cannot encode the metrics");
         }
         String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// The sink's inserts, failures and freshness, as counters, histograms and gauges.
+impl SinkObserver for Metrics {
+    fn inserted(&self, table: &str, rows: usize, took: Option<Duration>) {
+        self.sink_inserts.with_label_values(&[table]).inc();
+        self.sink_rows.with_label_values(&[table]).inc_by(rows as u64);
+        self.sink_insert_rows.with_label_values(&[table]).observe(rows as f64);
+        if let Some(took) = took {
+            self.sink_insert_duration.with_label_values(&[table]).observe(took.as_secs_f64());
+        }
+        self.clickhouse_up.set(1);
+    }
+
+    fn insert_failed(&self, table: &str, failure: FailureKind) {
+        self.sink_insert_failures.with_label_values(&[table, failure_label(failure)]).inc();
+        if failure != FailureKind::Rejected {
+            self.clickhouse_up.set(0);
+        }
+    }
+
+    fn stored(&self, now: f64, event_times: &[f64]) {
+        let mut newest = self.newest_stored_event.get();
+        for event_time in event_times {
+            self.end_to_end_latency.observe((now - event_time).max(0.0));
+            newest = newest.max(*event_time);
+        }
+        self.newest_stored_event.set(newest);
+        self.last_stored.set(now);
     }
 }
 
@@ -488,10 +479,35 @@ mod tests {
     }
 
     #[test]
+    fn the_sink_is_observed_under_its_labels() {
+        let metrics = Metrics::default();
+        let check = |series: &str, value: f64| assert_eq!(sample(&metrics, series), Some(value), "{series}");
+        for table in ["api_errors", "quarantine"] {
+            for kind in ["unreachable", "transient", "rejected"] {
+                check(&format!(r#"errwatch_sink_insert_failures_total{{kind="{kind}",table="{table}"}}"#), 0.0);
+            }
+        }
+        metrics.insert_failed("api_errors", FailureKind::Unreachable);
+        check("errwatch_clickhouse_up", 0.0);
+        metrics.insert_failed("quarantine", FailureKind::Transient);
+        metrics.inserted("quarantine", 3, None);
+        check("errwatch_clickhouse_up", 1.0);
+        metrics.insert_failed("quarantine", FailureKind::Rejected);
+        check("errwatch_clickhouse_up", 1.0);
+        check(r#"errwatch_sink_insert_failures_total{kind="unreachable",table="api_errors"}"#, 1.0);
+        check(r#"errwatch_sink_insert_failures_total{kind="transient",table="quarantine"}"#, 1.0);
+        check(r#"errwatch_sink_insert_failures_total{kind="rejected",table="quarantine"}"#, 1.0);
+        check(r#"errwatch_sink_rows_total{table="quarantine"}"#, 3.0);
+        check(r#"errwatch_sink_inserts_total{table="quarantine"}"#, 1.0);
+        // Found stored after a broken connection: no duration to observe.
+        assert_eq!(sample(&metrics, r#"errwatch_sink_insert_duration_seconds_count{table="quarantine"}"#), None);
+    }
+
+    #[test]
     fn every_metric_is_exported_with_its_help() {
         let metrics = Metrics::default();
         metrics.inserted("api_errors", 10, Some(Duration::from_millis(20)));
-        metrics.stored(1_000.0, [990.0]);
+        metrics.stored(1_000.0, &[990.0]);
         let text = metrics.render();
         for name in [
             "errwatch_build_info",

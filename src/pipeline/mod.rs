@@ -123,7 +123,7 @@ pub fn run(
 ) -> Result<(), PipelineError> {
     let (items, items_received) = async_mpsc::channel(settings.queue_capacity.div_ceil(CHUNK).max(1));
     let (acks_sender, acks) = mpsc::channel();
-    let sink = Sink::new(store.clone(), settings.sink).with_metrics(metrics.clone());
+    let sink = Sink::new(store.clone(), settings.sink).with_observer(metrics.clone());
     let retention = settings.retention.map(|retention| (store.clone(), retention));
     let sink_task = runtime.spawn(sink_loop(sink, items_received, acks_sender, retention));
     let feeder = Arc::new(Feeder {

@@ -8,7 +8,7 @@ use tokio::sync::mpsc as async_mpsc;
 use tracing::{info, warn};
 
 use super::{merge, Item, Retention};
-use crate::store::{Sink, Store, StoreError, StoredPositions};
+use crate::store::{Sink, SinkStore, Store, StoreError, StoredPositions};
 
 /// A batch being stored while the next one fills.
 pub(super) type Storing =
@@ -18,8 +18,8 @@ pub(super) type Storing =
 /// batch fills: the consumer keeps reading during an insert, up to one batch ahead. Positions
 /// are reported in the order their batches were stored, so none is reported before an
 /// earlier batch is in ClickHouse.
-pub(super) async fn sink_loop(
-    mut sink: Sink,
+pub(super) async fn sink_loop<S: SinkStore>(
+    mut sink: Sink<S>,
     mut items: async_mpsc::Receiver<Vec<Item>>,
     acks: mpsc::Sender<StoredPositions>,
     retention: Option<(Store, Retention)>,
@@ -103,5 +103,136 @@ pub(super) async fn finish(storing: Option<Storing>) -> Result<StoredPositions, 
     match storing {
         Some(storing) => storing.await,
         None => Ok(BTreeMap::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    use super::*;
+    use crate::source::Position;
+    use crate::store::fake::{FakeStore, Insert, Landed};
+    use crate::store::{FailureKind, SinkSettings};
+
+    fn at(source: &str, offset: u64) -> Position {
+        Position { source: source.into(), partition: 0, offset }
+    }
+
+    fn error(store: &FakeStore, offset: u64) -> Item {
+        Item::Error(store.error_row(&at("a", offset)), at("a", offset))
+    }
+
+    fn positions(stored: &[(&str, u64)]) -> StoredPositions {
+        stored.iter().map(|(source, offset)| (((*source).to_owned(), 0), *offset)).collect()
+    }
+
+    fn errors_at(offsets: &[u64]) -> Landed {
+        Landed { table: "api_errors", offsets: offsets.iter().map(|offset| ("a".to_owned(), 0, *offset)).collect() }
+    }
+
+    /// The sink task on its own, over a fake store: batches of two rows, never due by age.
+    struct Running {
+        items: async_mpsc::Sender<Vec<Item>>,
+        acks: mpsc::Receiver<StoredPositions>,
+        task: JoinHandle<Result<(), StoreError>>,
+    }
+
+    fn start(store: &FakeStore) -> Running {
+        let settings = SinkSettings {
+            max_rows: 2,
+            max_delay: Duration::from_secs(3600),
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            ..SinkSettings::default()
+        };
+        let (items, received) = async_mpsc::channel(16);
+        let (acks_sender, acks) = mpsc::channel();
+        let task = tokio::spawn(sink_loop(Sink::new(store.clone(), settings), received, acks_sender, None));
+        Running { items, acks, task }
+    }
+
+    /// Lets the sink task run until `ready` answers.
+    async fn until<T>(mut ready: impl FnMut() -> Option<T>) -> T {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Some(answer) = ready() {
+                return answer;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the sink task never got there")
+    }
+
+    #[tokio::test]
+    async fn batches_are_stored_in_order_and_acknowledged_after_their_insert() {
+        let store = FakeStore::with_inserts(&[Insert::Transient]).gated();
+        let Running { items, acks, task } = start(&store);
+        items.send(vec![error(&store, 1), error(&store, 2)]).await.unwrap();
+        until(|| (store.insert_attempts() == 1).then_some(())).await;
+        items.send(vec![Item::Seen(at("a", 3)), error(&store, 4), error(&store, 5)]).await.unwrap();
+        assert!(acks.try_recv().is_err(), "nothing acknowledged while the insert is on its way");
+        store.open_gate(1);
+        until(|| (store.insert_attempts() == 2).then_some(())).await;
+        assert!(acks.try_recv().is_err(), "nothing acknowledged after a failed insert");
+        assert_eq!(store.landed(), vec![]);
+        store.open_gate(1);
+        assert_eq!(until(|| acks.try_recv().ok()).await, positions(&[("a", 2)]));
+        assert_eq!(store.landed(), vec![errors_at(&[1, 2])]);
+        until(|| (store.insert_attempts() == 3).then_some(())).await;
+        assert!(acks.try_recv().is_err(), "the next batch waits for its own insert");
+        store.open_gate(1);
+        assert_eq!(until(|| acks.try_recv().ok()).await, positions(&[("a", 5)]));
+        assert_eq!(store.landed(), vec![errors_at(&[1, 2]), errors_at(&[4, 5])]);
+        drop(items);
+        task.await.unwrap().unwrap();
+        assert_eq!(acks.try_iter().collect::<Vec<_>>(), vec![positions(&[])]);
+    }
+
+    #[tokio::test]
+    async fn a_flush_is_answered_with_every_position_stored_so_far() {
+        let store = FakeStore::default().gated();
+        let Running { items, acks, task } = start(&store);
+        items.send(vec![error(&store, 1), error(&store, 2)]).await.unwrap();
+        until(|| (store.insert_attempts() == 1).then_some(())).await;
+        let (reply, replied) = oneshot::channel();
+        let quarantined = Item::Quarantine(store.quarantine_row(&at("a", 4)), at("a", 4));
+        items.send(vec![Item::Seen(at("b", 7)), error(&store, 3), quarantined, Item::Flush(reply)]).await.unwrap();
+        // Once the task holds the flush, it waits there for the batch on its way.
+        until(|| (items.capacity() == items.max_capacity()).then_some(())).await;
+        store.open_gate(3);
+        assert_eq!(replied.await.unwrap(), positions(&[("a", 4), ("b", 7)]));
+        let quarantine = Landed { table: "quarantine", offsets: vec![("a".to_owned(), 0, 4)] };
+        assert_eq!(store.landed(), vec![errors_at(&[1, 2]), errors_at(&[3]), quarantine]);
+        assert!(acks.try_recv().is_err(), "what the flush answered is not acknowledged twice");
+        drop(items);
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn closing_the_queue_flushes_what_is_left() {
+        let store = FakeStore::default();
+        let Running { items, acks, task } = start(&store);
+        items.send(vec![error(&store, 1), Item::Seen(at("b", 7))]).await.unwrap();
+        drop(items);
+        task.await.unwrap().unwrap();
+        assert_eq!(acks.try_iter().collect::<Vec<_>>(), vec![positions(&[("a", 1), ("b", 7)])]);
+        assert_eq!(store.landed(), vec![errors_at(&[1])]);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_insert_ends_the_task_and_acknowledges_nothing_of_its_batch() {
+        let store = FakeStore::with_inserts(&[Insert::Stores, Insert::Rejected]);
+        let Running { items, acks, task } = start(&store);
+        items.send(vec![error(&store, 1), error(&store, 2)]).await.unwrap();
+        items.send(vec![error(&store, 3), Item::Seen(at("b", 9)), error(&store, 4)]).await.unwrap();
+        drop(items);
+        let error = task.await.unwrap().unwrap_err();
+        assert_eq!(error.kind(), FailureKind::Rejected, "{error}");
+        assert_eq!(acks.try_iter().collect::<Vec<_>>(), vec![positions(&[("a", 2)])]);
+        assert_eq!(store.landed(), vec![errors_at(&[1, 2])]);
     }
 }

@@ -7,7 +7,10 @@
 //! answering compressed SELECTs with an empty 200).
 
 mod event;
+#[cfg(test)]
+pub(crate) mod fake;
 mod migrate;
+mod observe;
 mod queries;
 mod rows;
 mod sink;
@@ -20,12 +23,12 @@ use clickhouse::{Client, Compression};
 
 pub use event::{JsonEvent, StoredEvent};
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
+pub use observe::{NoObserver, SinkObserver};
 pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
 pub use rows::{Encoded, ErrorRow, ErrorRowView, QuarantineRow, Table, DEFAULT_RAW_CAP};
-pub use sink::{Batch, Sink, SinkSettings, StoredPositions};
+pub use sink::{Batch, Sink, SinkSettings, SinkStore, StoredPositions};
 
 use crate::guid::CorrelationId;
-use crate::metrics::InsertFailure;
 
 /// Where the ClickHouse server is and who we are to it.
 #[derive(Clone)]
@@ -120,11 +123,11 @@ impl StoreError {
         matches!(self, StoreError::Unreachable { .. } | StoreError::Transient { .. })
     }
 
-    pub fn metric_kind(&self) -> InsertFailure {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            StoreError::Unreachable { .. } => InsertFailure::Unreachable,
-            StoreError::Transient { .. } => InsertFailure::Transient,
-            StoreError::Rejected { .. } | StoreError::Settings(_) => InsertFailure::Rejected,
+            StoreError::Unreachable { .. } => FailureKind::Unreachable,
+            StoreError::Transient { .. } => FailureKind::Transient,
+            StoreError::Rejected { .. } | StoreError::Settings(_) => FailureKind::Rejected,
         }
     }
 
@@ -145,6 +148,21 @@ impl StoreError {
             other => StoreError::Rejected { code: None, message: other.to_string() },
         }
     }
+}
+
+/// What a [`StoreError`] means for the request, without its details: what an observer counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Not reached, or the connection broke; retried.
+    Unreachable,
+    /// Refused for a passing reason; retried.
+    Transient,
+    /// Refused for good.
+    Rejected,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 3] = [FailureKind::Unreachable, FailureKind::Transient, FailureKind::Rejected];
 }
 
 /// Seconds a read for people or dashboards may run.

@@ -8,6 +8,7 @@
 //! insert landed anyway, so an insert is never applied twice.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +16,46 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{info, warn};
 
+use super::observe::{NoObserver, SinkObserver};
 use super::rows::{Encoded, ErrorRow, QuarantineRow};
 use super::{Store, StoreError, Table};
-use crate::metrics::Metrics;
 use crate::source::Position;
 use crate::timestamp::Timestamp;
+
+/// What storing a batch asks of ClickHouse: one insert per table, and after a broken
+/// connection, how many rows sit at the batch's positions. [`Store`] is the real one; tests
+/// put a store in its place that fails as ClickHouse and the network can.
+pub trait SinkStore: Clone + Send + Sync + 'static {
+    /// Inserts rows encoded by [`Table::encode`] in one statement, applied whole or not at all.
+    fn insert_encoded<T: Table>(&self, encoded: &Bytes) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// How many rows of `table` sit at positions `first..=last` of a source partition.
+    fn rows_at(
+        &self,
+        table: &str,
+        source: &str,
+        partition: i32,
+        first: u64,
+        last: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+impl SinkStore for Store {
+    fn insert_encoded<T: Table>(&self, encoded: &Bytes) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::insert_encoded::<T>(self, encoded)
+    }
+
+    fn rows_at(
+        &self,
+        table: &str,
+        source: &str,
+        partition: i32,
+        first: u64,
+        last: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        Store::rows_at(self, table, source, partition, first, last)
+    }
+}
 
 /// When a batch is flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,23 +119,24 @@ impl<T: Table> Pending<T> {
     }
 }
 
+/// Gathers rows into batches for a store: [`Store`] unless a test gives another.
 #[derive(Debug)]
-pub struct Sink {
-    store: Store,
+pub struct Sink<S = Store> {
+    store: S,
     settings: SinkSettings,
     errors: Pending<ErrorRow>,
     quarantine: Pending<QuarantineRow>,
-    /// The event time of each error row, for the freshness metrics once stored.
+    /// The event time of each error row, for the observer once stored.
     event_times: Vec<f64>,
     opened: Option<Instant>,
     /// The highest position seen per source partition, errors or not.
     seen: StoredPositions,
     jitter: Jitter,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn SinkObserver>,
 }
 
-impl Sink {
-    pub fn new(store: Store, settings: SinkSettings) -> Sink {
+impl<S: SinkStore> Sink<S> {
+    pub fn new(store: S, settings: SinkSettings) -> Sink<S> {
         Sink {
             store,
             settings,
@@ -109,13 +146,13 @@ impl Sink {
             opened: None,
             seen: BTreeMap::new(),
             jitter: Jitter::new(),
-            metrics: Arc::new(Metrics::default()),
+            observer: Arc::new(NoObserver),
         }
     }
 
-    /// Reports inserts, failures and freshness to `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Sink {
-        self.metrics = metrics;
+    /// Tells `observer` of inserts, failures and batches stored.
+    pub fn with_observer(mut self, observer: Arc<dyn SinkObserver>) -> Sink<S> {
+        self.observer = observer;
         self
     }
 
@@ -178,13 +215,13 @@ impl Sink {
 
     /// Takes the batch out with what storing it needs, leaving an empty one: the caller can
     /// store it while the next batch fills.
-    pub fn take_batch(&mut self) -> Batch {
+    pub fn take_batch(&mut self) -> Batch<S> {
         self.opened = None;
         Batch {
             store: self.store.clone(),
             settings: self.settings,
             jitter: Jitter(self.jitter.next()),
-            metrics: self.metrics.clone(),
+            observer: self.observer.clone(),
             errors: std::mem::take(&mut self.errors),
             quarantine: std::mem::take(&mut self.quarantine),
             event_times: std::mem::take(&mut self.event_times),
@@ -195,25 +232,26 @@ impl Sink {
 
 /// A batch taken out of the sink, ready to be stored.
 #[derive(Debug)]
-pub struct Batch {
-    store: Store,
+pub struct Batch<S = Store> {
+    store: S,
     settings: SinkSettings,
     jitter: Jitter,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn SinkObserver>,
     errors: Pending<ErrorRow>,
     quarantine: Pending<QuarantineRow>,
     event_times: Vec<f64>,
     seen: StoredPositions,
 }
 
-impl Batch {
+impl<S: SinkStore> Batch<S> {
     /// Stores the rows and returns the positions the batch covers; see [`Sink::flush`].
     pub async fn store(mut self) -> Result<StoredPositions, StoreError> {
-        let mut attempts = Attempts { settings: &self.settings, jitter: &mut self.jitter, metrics: &self.metrics };
+        let mut attempts =
+            Attempts { settings: &self.settings, jitter: &mut self.jitter, observer: self.observer.as_ref() };
         store_pending(&self.store, &mut self.errors, &mut attempts).await?;
         store_pending(&self.store, &mut self.quarantine, &mut attempts).await?;
         if !self.seen.is_empty() {
-            self.metrics.stored(Timestamp::now().unix_millis() as f64 / 1000.0, self.event_times);
+            self.observer.stored(Timestamp::now().unix_millis() as f64 / 1000.0, &self.event_times);
         }
         Ok(self.seen)
     }
@@ -223,12 +261,12 @@ impl Batch {
 struct Attempts<'a> {
     settings: &'a SinkSettings,
     jitter: &'a mut Jitter,
-    metrics: &'a Metrics,
+    observer: &'a dyn SinkObserver,
 }
 
 /// Inserts the pending rows of one table until they are stored, then empties them.
-async fn store_pending<T: Table>(
-    store: &Store,
+async fn store_pending<T: Table, S: SinkStore>(
+    store: &S,
     pending: &mut Pending<T>,
     attempts: &mut Attempts<'_>,
 ) -> Result<(), StoreError> {
@@ -237,7 +275,7 @@ async fn store_pending<T: Table>(
     }
     // Shared by the attempts, not copied for each.
     let encoded = Bytes::from(std::mem::take(&mut pending.encoded));
-    let Attempts { settings, jitter, metrics } = attempts;
+    let Attempts { settings, jitter, observer } = attempts;
     let mut backoff = settings.initial_backoff;
     let mut attempt = 1u32;
     // Set when a connection broke mid-insert: the server may have committed it. Until a query
@@ -247,7 +285,7 @@ async fn store_pending<T: Table>(
         let outcome = if maybe_stored {
             match already_stored(store, T::TABLE, &pending.spans).await {
                 Ok(true) => {
-                    metrics.inserted(T::TABLE, pending.rows, None);
+                    observer.inserted(T::TABLE, pending.rows, None);
                     info!(table = T::TABLE, "the interrupted insert had been stored, not repeating it");
                     break;
                 }
@@ -261,7 +299,7 @@ async fn store_pending<T: Table>(
             let started = Instant::now();
             let inserted = store.insert_encoded::<T>(&encoded).await;
             if inserted.is_ok() {
-                metrics.inserted(T::TABLE, pending.rows, Some(started.elapsed()));
+                observer.inserted(T::TABLE, pending.rows, Some(started.elapsed()));
             }
             inserted
         };
@@ -269,7 +307,7 @@ async fn store_pending<T: Table>(
             Ok(()) => break,
             Err(error) => error,
         };
-        metrics.insert_failed(T::TABLE, error.metric_kind());
+        observer.insert_failed(T::TABLE, error.kind());
         if !error.is_transient() {
             return Err(error);
         }
@@ -286,8 +324,8 @@ async fn store_pending<T: Table>(
 
 /// Whether every pending row of `table` is in ClickHouse already. Inserts are atomic, so the
 /// rows at the batch's positions are either all there or none of them.
-async fn already_stored(
-    store: &Store,
+async fn already_stored<S: SinkStore>(
+    store: &S,
     table: &str,
     spans: &BTreeMap<(String, i32), (u64, u64, u64)>,
 ) -> Result<bool, StoreError> {
@@ -323,3 +361,6 @@ impl Jitter {
         delay.mul_f64(0.5 + (self.next() % 1000) as f64 / 2000.0)
     }
 }
+
+#[cfg(test)]
+mod tests;
