@@ -19,34 +19,160 @@ pub const DEFAULT_RAW_CAP: usize = 16 * 1024;
 /// Characters of an API message kept; messages are free text and can be long.
 const MESSAGE_CAP: usize = 4096;
 
-/// One row of `api_errors`.
-#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
-pub struct ErrorRow {
-    pub event_date: u16,
-    pub event_time: u32,
-    pub event_millis: u16,
-    pub ingest_time: u32,
-    pub correlation_id: String,
-    pub code: String,
-    pub raw_code: String,
-    pub http_status: u16,
-    pub category: String,
-    pub retryable: u8,
-    pub retry: String,
-    pub retry_after_seconds: Option<f64>,
-    pub message: String,
-    pub family: String,
-    pub inner_codes: Vec<String>,
-    pub service: String,
-    pub method: String,
-    pub host: String,
-    pub api: String,
-    pub tenant_id: String,
-    pub source: String,
-    pub source_partition: i32,
-    pub source_offset: u64,
-    pub raw: String,
-    pub raw_truncated: u8,
+/// Declares a row's columns once, in the order they are written. Every place that names the
+/// columns is made from the one list, so a column added or renamed cannot be missed in one of
+/// them; `the_columns_are_the_migrations` holds the list to the tables in `migrations/`.
+///
+/// A column's owned type is what the row holds and what the `clickhouse` crate reads back; its
+/// type in the view is what the pipeline borrows instead, to encode a row without copying its
+/// text (see [`Borrows`]); its writer is the [`RowBinary`] method that encodes it.
+macro_rules! columns {
+    (
+        $(#[$row_attribute:meta])* pub struct $row:ident;
+        $(#[$view_attribute:meta])* pub struct $view:ident<$lifetime:lifetime>;
+        $($(#[$column_attribute:meta])* $column:ident: $owned:ty, $borrowed:ty, $writer:ident;)+
+    ) => {
+        $(#[$row_attribute])*
+        pub struct $row {
+            $($(#[$column_attribute])* pub $column: $owned,)+
+        }
+
+        $(#[$view_attribute])*
+        pub struct $view<$lifetime> {
+            $($column: $borrowed,)+
+        }
+
+        impl $row {
+            const COLUMN_NAMES: &'static [&'static str] = &[$(stringify!($column)),+];
+            // Only a test reads the writers, to hold each to its column's type in the migrations.
+            #[cfg(test)]
+            const COLUMN_WRITERS: &'static [&'static str] = &[$(stringify!($writer)),+];
+
+            fn view(&self) -> $view<'_> {
+                $view { $($column: Borrows::borrow_from(&self.$column),)+ }
+            }
+        }
+
+        impl $view<'_> {
+            pub fn to_row(&self) -> $row {
+                $row { $($column: Borrows::to_owned_column(&self.$column),)+ }
+            }
+
+            // The owned row is encoded through its view, so that one encoder serves both.
+            fn encode(&self, out: &mut Vec<u8>) {
+                let mut row = RowBinary(out);
+                $(row.$writer(&self.$column);)+
+            }
+        }
+    };
+
+    // A row without a view, encoded as it is.
+    (
+        $(#[$row_attribute:meta])* pub struct $row:ident;
+        $($(#[$column_attribute:meta])* $column:ident: $owned:ty, $writer:ident;)+
+    ) => {
+        $(#[$row_attribute])*
+        pub struct $row {
+            $($(#[$column_attribute])* pub $column: $owned,)+
+        }
+
+        impl $row {
+            const COLUMN_NAMES: &'static [&'static str] = &[$(stringify!($column)),+];
+            #[cfg(test)]
+            const COLUMN_WRITERS: &'static [&'static str] = &[$(stringify!($writer)),+];
+
+            fn encode_columns(&self, out: &mut Vec<u8>) {
+                let mut row = RowBinary(out);
+                $(row.$writer(&self.$column);)+
+            }
+        }
+    };
+}
+
+columns! {
+    /// One row of `api_errors`.
+    #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+    pub struct ErrorRow;
+
+    /// A row of `api_errors` that borrows its text from the classification, the record and its
+    /// position: the pipeline encodes it as it is, without copying each field into a row first.
+    /// [`ErrorRow::new`] builds the owned row from it, so both say the same.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ErrorRowView<'a>;
+
+    // column             owned          in the view      writer
+    event_date:           u16,           u16,             u16;
+    event_time:           u32,           u32,             u32;
+    event_millis:         u16,           u16,             u16;
+    ingest_time:          u32,           u32,             u32;
+    correlation_id:       String,        Cow<'a, str>,    string;
+    code:                 String,        &'a str,         string;
+    raw_code:             String,        &'a str,         string;
+    http_status:          u16,           u16,             u16;
+    category:             String,        &'a str,         string;
+    retryable:            u8,            u8,              u8;
+    retry:                String,        &'a str,         string;
+    retry_after_seconds:  Option<f64>,   Option<f64>,     nullable_f64;
+    message:              String,        &'a str,         string;
+    family:               String,        &'a str,         string;
+    inner_codes:          Vec<String>,   &'a [String],    strings;
+    service:              String,        &'a str,         string;
+    method:               String,        &'a str,         string;
+    host:                 String,        &'a str,         string;
+    api:                  String,        Cow<'a, str>,    string;
+    tenant_id:            String,        Cow<'a, str>,    string;
+    source:               String,        &'a str,         string;
+    source_partition:     i32,           i32,             i32;
+    source_offset:        u64,           u64,             u64;
+    raw:                  String,        &'a str,         string;
+    raw_truncated:        u8,            u8,              u8;
+}
+
+/// How a column of a view borrows its value from the owned row, and copies it back into one.
+/// Numbers are copied both ways; text is borrowed, or computed and then owned by the view.
+trait Borrows<'a, Owned> {
+    fn borrow_from(owned: &'a Owned) -> Self;
+    fn to_owned_column(&self) -> Owned;
+}
+
+impl<T: Copy> Borrows<'_, T> for T {
+    fn borrow_from(owned: &T) -> T {
+        *owned
+    }
+
+    fn to_owned_column(&self) -> T {
+        *self
+    }
+}
+
+impl<'a> Borrows<'a, String> for &'a str {
+    fn borrow_from(owned: &'a String) -> &'a str {
+        owned
+    }
+
+    fn to_owned_column(&self) -> String {
+        (*self).to_owned()
+    }
+}
+
+impl<'a> Borrows<'a, String> for Cow<'a, str> {
+    fn borrow_from(owned: &'a String) -> Cow<'a, str> {
+        Cow::Borrowed(owned)
+    }
+
+    fn to_owned_column(&self) -> String {
+        String::from(self.as_ref())
+    }
+}
+
+impl<'a> Borrows<'a, Vec<String>> for &'a [String] {
+    fn borrow_from(owned: &'a Vec<String>) -> &'a [String] {
+        owned
+    }
+
+    fn to_owned_column(&self) -> Vec<String> {
+        self.to_vec()
+    }
 }
 
 impl ErrorRow {
@@ -62,68 +188,6 @@ impl ErrorRow {
     ) -> ErrorRow {
         ErrorRowView::new(error, record, position, fallback_time, now, raw_cap).to_row()
     }
-
-    fn view(&self) -> ErrorRowView<'_> {
-        ErrorRowView {
-            event_date: self.event_date,
-            event_time: self.event_time,
-            event_millis: self.event_millis,
-            ingest_time: self.ingest_time,
-            correlation_id: Cow::Borrowed(&self.correlation_id),
-            code: &self.code,
-            raw_code: &self.raw_code,
-            http_status: self.http_status,
-            category: &self.category,
-            retryable: self.retryable,
-            retry: &self.retry,
-            retry_after_seconds: self.retry_after_seconds,
-            message: &self.message,
-            family: &self.family,
-            inner_codes: &self.inner_codes,
-            service: &self.service,
-            method: &self.method,
-            host: &self.host,
-            api: Cow::Borrowed(&self.api),
-            tenant_id: Cow::Borrowed(&self.tenant_id),
-            source: &self.source,
-            source_partition: self.source_partition,
-            source_offset: self.source_offset,
-            raw: &self.raw,
-            raw_truncated: self.raw_truncated,
-        }
-    }
-}
-
-/// A row of `api_errors` that borrows its text from the classification, the record and its
-/// position: the pipeline encodes it as it is, without copying each field into a row first.
-/// [`ErrorRow::new`] builds the owned row from it, so both say the same.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ErrorRowView<'a> {
-    event_date: u16,
-    event_time: u32,
-    event_millis: u16,
-    ingest_time: u32,
-    correlation_id: Cow<'a, str>,
-    code: &'a str,
-    raw_code: &'a str,
-    http_status: u16,
-    category: &'a str,
-    retryable: u8,
-    retry: &'a str,
-    retry_after_seconds: Option<f64>,
-    message: &'a str,
-    family: &'a str,
-    inner_codes: &'a [String],
-    service: &'a str,
-    method: &'a str,
-    host: &'a str,
-    api: Cow<'a, str>,
-    tenant_id: Cow<'a, str>,
-    source: &'a str,
-    source_partition: i32,
-    source_offset: u64,
-    raw: &'a str,
-    raw_truncated: u8,
 }
 
 impl<'a> ErrorRowView<'a> {
@@ -171,88 +235,29 @@ impl<'a> ErrorRowView<'a> {
         }
     }
 
-    pub fn to_row(&self) -> ErrorRow {
-        ErrorRow {
-            event_date: self.event_date,
-            event_time: self.event_time,
-            event_millis: self.event_millis,
-            ingest_time: self.ingest_time,
-            correlation_id: self.correlation_id.clone().into_owned(),
-            code: self.code.to_owned(),
-            raw_code: self.raw_code.to_owned(),
-            http_status: self.http_status,
-            category: self.category.to_owned(),
-            retryable: self.retryable,
-            retry: self.retry.to_owned(),
-            retry_after_seconds: self.retry_after_seconds,
-            message: self.message.to_owned(),
-            family: self.family.to_owned(),
-            inner_codes: self.inner_codes.to_vec(),
-            service: self.service.to_owned(),
-            method: self.method.to_owned(),
-            host: self.host.to_owned(),
-            api: self.api.clone().into_owned(),
-            tenant_id: self.tenant_id.clone().into_owned(),
-            source: self.source.to_owned(),
-            source_partition: self.source_partition,
-            source_offset: self.source_offset,
-            raw: self.raw.to_owned(),
-            raw_truncated: self.raw_truncated,
-        }
-    }
-
-    fn encode(&self, out: &mut Vec<u8>) {
-        let mut row = RowBinary(out);
-        row.u16(self.event_date);
-        row.u32(self.event_time);
-        row.u16(self.event_millis);
-        row.u32(self.ingest_time);
-        row.string(self.correlation_id.as_bytes());
-        row.string(self.code.as_bytes());
-        row.string(self.raw_code.as_bytes());
-        row.u16(self.http_status);
-        row.string(self.category.as_bytes());
-        row.u8(self.retryable);
-        row.string(self.retry.as_bytes());
-        row.nullable_f64(self.retry_after_seconds);
-        row.string(self.message.as_bytes());
-        row.string(self.family.as_bytes());
-        row.length(self.inner_codes.len());
-        for code in self.inner_codes {
-            row.string(code.as_bytes());
-        }
-        row.string(self.service.as_bytes());
-        row.string(self.method.as_bytes());
-        row.string(self.host.as_bytes());
-        row.string(self.api.as_bytes());
-        row.string(self.tenant_id.as_bytes());
-        row.string(self.source.as_bytes());
-        row.i32(self.source_partition);
-        row.u64(self.source_offset);
-        row.string(self.raw.as_bytes());
-        row.u8(self.raw_truncated);
-    }
-
     /// The event time in Unix seconds, with its milliseconds.
     fn event_seconds(&self) -> Option<f64> {
         Some(f64::from(self.event_time) + f64::from(self.event_millis) / 1000.0)
     }
 }
 
-/// One row of `quarantine`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuarantineRow {
-    pub received_date: u16,
-    pub received_time: u32,
-    pub reason: String,
-    pub detail: String,
-    pub source: String,
-    pub source_partition: i32,
-    pub source_offset: u64,
-    pub size: u64,
+columns! {
+    /// One row of `quarantine`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct QuarantineRow;
+
+    // column             owned          writer
+    received_date:        u16,           u16;
+    received_time:        u32,           u32;
+    reason:               String,        string;
+    detail:               String,        string;
+    source:               String,        string;
+    source_partition:     i32,           i32;
+    source_offset:        u64,           u64;
+    size:                 u64,           u64;
     /// The record's bytes as they were, which need not be UTF-8.
-    pub raw: Vec<u8>,
-    pub raw_truncated: u8,
+    raw:                  Vec<u8>,       bytes;
+    raw_truncated:        u8,            u8;
 }
 
 impl QuarantineRow {
@@ -352,33 +357,7 @@ impl From<ErrorRowView<'_>> for Encoded<ErrorRow> {
 
 impl Table for ErrorRow {
     const TABLE: &'static str = "api_errors";
-    const COLUMNS: &'static [&'static str] = &[
-        "event_date",
-        "event_time",
-        "event_millis",
-        "ingest_time",
-        "correlation_id",
-        "code",
-        "raw_code",
-        "http_status",
-        "category",
-        "retryable",
-        "retry",
-        "retry_after_seconds",
-        "message",
-        "family",
-        "inner_codes",
-        "service",
-        "method",
-        "host",
-        "api",
-        "tenant_id",
-        "source",
-        "source_partition",
-        "source_offset",
-        "raw",
-        "raw_truncated",
-    ];
+    const COLUMNS: &'static [&'static str] = ErrorRow::COLUMN_NAMES;
 
     fn encode(&self, out: &mut Vec<u8>) {
         self.view().encode(out);
@@ -391,64 +370,46 @@ impl Table for ErrorRow {
 
 impl Table for QuarantineRow {
     const TABLE: &'static str = "quarantine";
-    const COLUMNS: &'static [&'static str] = &[
-        "received_date",
-        "received_time",
-        "reason",
-        "detail",
-        "source",
-        "source_partition",
-        "source_offset",
-        "size",
-        "raw",
-        "raw_truncated",
-    ];
+    const COLUMNS: &'static [&'static str] = QuarantineRow::COLUMN_NAMES;
 
     fn encode(&self, out: &mut Vec<u8>) {
-        let mut row = RowBinary(out);
-        row.u16(self.received_date);
-        row.u32(self.received_time);
-        row.string(self.reason.as_bytes());
-        row.string(self.detail.as_bytes());
-        row.string(self.source.as_bytes());
-        row.i32(self.source_partition);
-        row.u64(self.source_offset);
-        row.u64(self.size);
-        row.string(&self.raw);
-        row.u8(self.raw_truncated);
+        self.encode_columns(out);
     }
 }
 
 /// Writes RowBinary values: little-endian numbers, strings and arrays behind a LEB128 length,
 /// a Nullable behind one byte that is 1 for NULL.
+///
+/// Every writer takes its value by reference, as a row holds it, so that `columns!` writes any
+/// column with the same call.
 struct RowBinary<'a>(&'a mut Vec<u8>);
 
 impl RowBinary<'_> {
-    fn u8(&mut self, value: u8) {
-        self.0.push(value);
+    fn u8(&mut self, value: &u8) {
+        self.0.push(*value);
     }
 
-    fn u16(&mut self, value: u16) {
+    fn u16(&mut self, value: &u16) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
-    fn u32(&mut self, value: u32) {
+    fn u32(&mut self, value: &u32) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
-    fn i32(&mut self, value: i32) {
+    fn i32(&mut self, value: &i32) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
-    fn u64(&mut self, value: u64) {
+    fn u64(&mut self, value: &u64) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
-    fn nullable_f64(&mut self, value: Option<f64>) {
+    fn nullable_f64(&mut self, value: &Option<f64>) {
         match value {
-            None => self.u8(1),
+            None => self.0.push(1),
             Some(value) => {
-                self.u8(0);
+                self.0.push(0);
                 self.0.extend_from_slice(&value.to_le_bytes());
             }
         }
@@ -457,15 +418,27 @@ impl RowBinary<'_> {
     fn length(&mut self, length: usize) {
         let mut rest = length as u64;
         while rest >= 0x80 {
-            self.u8((rest & 0x7f) as u8 | 0x80);
+            self.0.push((rest & 0x7f) as u8 | 0x80);
             rest >>= 7;
         }
-        self.u8(rest as u8);
+        self.0.push(rest as u8);
     }
 
-    fn string(&mut self, bytes: &[u8]) {
+    /// A `String` column holds bytes, which need not be UTF-8.
+    fn bytes(&mut self, bytes: &[u8]) {
         self.length(bytes.len());
         self.0.extend_from_slice(bytes);
+    }
+
+    fn string(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+    }
+
+    fn strings(&mut self, texts: &[String]) {
+        self.length(texts.len());
+        for text in texts {
+            self.string(text);
+        }
     }
 }
 
@@ -495,6 +468,7 @@ fn truncate_text(text: &str, cap: usize) -> (&str, bool) {
 mod tests {
     use super::*;
     use crate::classify::Classification;
+    use crate::store::MIGRATIONS;
     use crate::{classify, Limits};
 
     fn position() -> Position {
@@ -563,6 +537,88 @@ mod tests {
         let row = QuarantineRow::new(Unreadable::NotUtf8 { offset: 1 }, b"a\xffbc", 4, &position(), now, 2);
         assert_eq!((row.raw.as_slice(), row.raw_truncated, row.size), (&b"a\xff"[..], 1, 4));
         assert_eq!(row.reason, "not_utf8");
+    }
+
+    /// Every column a row writes must exist in its table as the migrations create it, with a type
+    /// its writer encodes: ClickHouse reads RowBinary by the types it knows, so a column written
+    /// with another type's layout would misread the rest of the batch.
+    #[test]
+    fn the_columns_are_the_migrations() {
+        fn check(table: &str, columns: &[&str], writers: &[&str]) {
+            let created = created_columns(table);
+            let names: Vec<&str> = created.iter().map(|(name, _)| name.as_str()).collect();
+            assert_eq!(names, columns, "the columns of {table}");
+            for ((column, clickhouse_type), writer) in created.iter().zip(writers) {
+                assert!(
+                    written_by(writer).contains(&clickhouse_type.as_str()),
+                    "{table}.{column} is {clickhouse_type}, written by RowBinary::{writer}"
+                );
+            }
+        }
+        check(ErrorRow::TABLE, ErrorRow::COLUMNS, ErrorRow::COLUMN_WRITERS);
+        check(QuarantineRow::TABLE, QuarantineRow::COLUMNS, QuarantineRow::COLUMN_WRITERS);
+    }
+
+    /// The ClickHouse types whose RowBinary layout a writer produces.
+    fn written_by(writer: &str) -> &'static [&'static str] {
+        match writer {
+            "u8" => &["UInt8"],
+            "u16" => &["UInt16", "Date"],
+            "u32" => &["UInt32", "DateTime"],
+            "i32" => &["Int32"],
+            "u64" => &["UInt64"],
+            "nullable_f64" => &["Nullable(Float64)"],
+            "string" | "bytes" => &["String"],
+            "strings" => &["Array(String)"],
+            _ => &[],
+        }
+    }
+
+    /// A table's columns and their types, as the migrations create it, in order.
+    fn created_columns(table: &str) -> Vec<(String, String)> {
+        let mut created = None;
+        for (_, migration, sql) in MIGRATIONS {
+            let sql: String = sql.lines().map(|line| line.split("--").next().unwrap()).collect::<Vec<_>>().join("\n");
+            for statement in sql.split(';') {
+                match statement.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    ["CREATE", "TABLE", "IF", "NOT", "EXISTS", name, ..] if *name == table => {
+                        assert!(created.is_none(), "{migration} creates {table} again");
+                        created = Some(column_list(statement));
+                    }
+                    // Changes to a table after it is created would have to be followed here.
+                    ["ALTER", "TABLE", name, ..] if *name == table => panic!("{migration} alters {table}"),
+                    _ => {}
+                }
+            }
+        }
+        created.unwrap_or_else(|| panic!("no migration creates {table}"))
+    }
+
+    /// The `name Type` pairs between the first parenthesis of a `CREATE TABLE` and its match.
+    fn column_list(statement: &str) -> Vec<(String, String)> {
+        let (_, rest) = statement.split_once('(').unwrap();
+        let mut depth = 0;
+        let mut columns = vec![String::new()];
+        for character in rest.chars() {
+            match character {
+                '(' => depth += 1,
+                ')' if depth == 0 => break,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    columns.push(String::new());
+                    continue;
+                }
+                _ => {}
+            }
+            columns.last_mut().unwrap().push(character);
+        }
+        columns
+            .iter()
+            .map(|column| {
+                let (name, clickhouse_type) = column.trim().split_once(char::is_whitespace).unwrap();
+                (name.to_owned(), clickhouse_type.trim().to_owned())
+            })
+            .collect()
     }
 
     #[test]
