@@ -24,20 +24,20 @@ pub(super) type Fields<'a> = [(Cow<'a, str>, Node<'a>)];
 /// Links of a chain of nested objects (Graph's `innerError`s) followed, at most.
 const MAX_CHAIN_LINKS: usize = 16;
 
-/// The shape of error body a client logged.
+/// The shape of error body a client logged. What each one is, is its [`Shape`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
-    /// Defender for Endpoint: `{"error":{"code","message","target":<guid>}}`.
+    /// Defender for Endpoint.
     Mde,
-    /// Microsoft Graph: `error` with an `innerError` carrying `request-id`.
+    /// Microsoft Graph.
     Graph,
-    /// Other `error` objects with a code (ARM, the REST API guidelines form).
+    /// Azure Resource Manager and other REST-guidelines APIs.
     Rest,
-    /// OData v3: `{"odata.error":{"code","message":{"value"}}}`.
+    /// Azure AD Graph, OData v3.
     ODataV3,
-    /// The token endpoint: `{"error":"invalid_client","error_description":...}`.
+    /// The Azure AD token endpoint.
     Aad,
-    /// No body, but an HTTP error status in a field or in the text.
+    /// No body, only a status.
     StatusOnly,
 }
 
@@ -210,6 +210,164 @@ static STATUS_ONLY: Shape = Shape {
     implied_status: None,
 };
 
+/// The head of README's family table, one text per column of [`Description::cells`].
+pub const TABLE_HEADER: [&str; 7] = [
+    "family",
+    "answered by",
+    "recognised by (the first that fits)",
+    "code",
+    "message (text, or an object's `value`)",
+    "correlation id",
+    "status when neither the record nor the code gives one",
+];
+
+/// A family described for people, one text per column of README's family table, in Markdown
+/// (field names in backticks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    pub name: String,
+    pub answered_by: String,
+    pub recognised_by: String,
+    pub code: String,
+    pub message: String,
+    pub id: String,
+    pub implied_status: String,
+}
+
+impl Description {
+    /// The texts in the order of [`TABLE_HEADER`].
+    pub fn cells(&self) -> [&str; 7] {
+        [&self.name, &self.answered_by, &self.recognised_by, &self.code, &self.message, &self.id, &self.implied_status]
+    }
+}
+
+/// What a table cell says when the family has no such thing.
+const NOTHING: &str = "—";
+
+impl Family {
+    pub fn describe(self) -> Description {
+        let shape = self.shape();
+        let path = shape.path();
+        let field = |name: Option<&str>| name.map_or(NOTHING.to_owned(), |name| format!("`{path}{name}`"));
+        let mut code = field(shape.code);
+        if let Some(list) = shape.code_list {
+            code.push_str(&format!(", with `{path}{list}` as inner codes"));
+        }
+        Description {
+            name: format!("`{}`", shape.name),
+            answered_by: shape.answered_by.to_owned(),
+            recognised_by: shape.recognised_by(),
+            code,
+            message: field(shape.message),
+            id: shape.id_text(),
+            implied_status: shape.implied_status.as_ref().map_or(NOTHING.to_owned(), ImpliedStatus::text),
+        }
+    }
+}
+
+impl Shape {
+    /// Where the body's fields sit, as a prefix of their names: `error.`, `odata.error.`, or
+    /// nothing for a flat body.
+    fn path(&self) -> String {
+        match self.recognition {
+            Recognition::Object { prefix: Some(prefix), key, .. } => format!("{prefix}.{key}."),
+            Recognition::Object { prefix: None, key, .. } => format!("{key}."),
+            Recognition::Flat { .. } | Recognition::NoBody => String::new(),
+        }
+    }
+
+    fn recognised_by(&self) -> String {
+        match self.recognition {
+            Recognition::Object { prefix, key, needs } => {
+                let key = prefix.map_or(key.to_owned(), |prefix| format!("{prefix}.{key}"));
+                let needs: Vec<String> = needs
+                    .iter()
+                    .map(|need| match need {
+                        Need::Code => format!("`{}`", self.code.unwrap_or(NOTHING)),
+                        Need::Guid(name) => format!("a GUID `{name}`"),
+                        Need::Field(name) => format!("`{name}`"),
+                    })
+                    .collect();
+                if needs.is_empty() {
+                    format!("an `{key}` object")
+                } else {
+                    format!("an `{key}` object with {}", needs.join(" and "))
+                }
+            }
+            Recognition::Flat { beside_any_of } => {
+                let beside: Vec<String> = beside_any_of.iter().map(|name| format!("`{name}`")).collect();
+                format!("`{}` as text, beside {}", self.code.unwrap_or(NOTHING), beside.join(" or "))
+            }
+            Recognition::NoBody => "no body: an error status in a field or in the text".to_owned(),
+        }
+    }
+
+    fn id_text(&self) -> String {
+        let path = self.path();
+        match self.id {
+            IdFields::Body([]) => NOTHING.to_owned(),
+            IdFields::Body(names) => {
+                names.iter().map(|name| format!("`{path}{name}`")).collect::<Vec<_>>().join(", else ")
+            }
+            IdFields::Chain { link, names } => {
+                let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+                format!("{}, in `{path}{link}` or the `{link}` objects nested in it", names.join(", else "))
+            }
+        }
+    }
+}
+
+impl ImpliedStatus {
+    fn text(&self) -> String {
+        let mut text: String =
+            self.by_code.iter().map(|(code, status)| format!("{status} for `{code}`, else ")).collect();
+        text.push_str(&self.otherwise.to_string());
+        text
+    }
+}
+
+/// The families' names for help text: `mde, graph, rest, odata_v3, aad, or status_only (no body)`.
+pub fn names() -> String {
+    let names: Vec<String> = Family::ALL
+        .iter()
+        .map(|family| match family.shape().recognition {
+            Recognition::NoBody => format!("{} (no body)", family.as_str()),
+            _ => family.as_str().to_owned(),
+        })
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, others)) => format!("{}, or {last}", others.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// One line per family for help text, each starting with `indent`: its name, who answers with
+/// it and how it is recognised.
+pub fn help_lines(indent: &str) -> String {
+    let width = Family::ALL.iter().map(|family| family.as_str().len()).max().unwrap_or_default() + 2;
+    let lines: Vec<String> = Family::ALL
+        .iter()
+        .map(|family| {
+            let description = family.describe();
+            let recognised_by = description.recognised_by.replace('`', "");
+            format!("{indent}{:width$}{}: {recognised_by}", family.as_str(), description.answered_by)
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// README's family table: the header, then one row per family.
+pub fn markdown_table() -> String {
+    let row = |cells: [&str; 7]| format!("| {} |\n", cells.join(" | "));
+    let mut table = row(TABLE_HEADER);
+    table.push_str(&row(["---"; 7]).replace(' ', ""));
+    for family in Family::ALL {
+        table.push_str(&row(family.describe().cells()));
+    }
+    table
+}
+
 /// How an object holds an envelope.
 pub(super) enum Detected<'a, 'b> {
     /// The body is the object under the field at `key_index`.
@@ -372,5 +530,252 @@ fn message_text(value: &Node<'_>) -> Option<String> {
         Node::Text(text) => Some(text.to_string()),
         Node::Object(fields) => get(fields, "value").and_then(Node::as_str).map(str::to_owned),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    /// Every field name recognition looks for, with the family.
+    fn recognised_names() -> Vec<(Family, &'static str)> {
+        let mut names = Vec::new();
+        for family in Family::ALL {
+            let shape = family.shape();
+            match shape.recognition {
+                Recognition::Object { key, .. } => names.push((family, key)),
+                Recognition::Flat { beside_any_of } => {
+                    names.extend(shape.code.map(|code| (family, code)));
+                    names.extend(beside_any_of.iter().map(|name| (family, *name)));
+                }
+                Recognition::NoBody => {}
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_name_recognition_looks_for_gets_past_the_quick_tests() {
+        let names = recognised_names();
+        assert!(!names.is_empty());
+        for (family, name) in names {
+            assert!(may_be_recognised(name.as_bytes()), "{family:?}: {name} does not start with the first letter");
+            for written in [name.to_ascii_lowercase(), name.to_ascii_uppercase()] {
+                assert!(
+                    NEEDLES.iter().any(|needle| written.contains(needle)),
+                    "{family:?}: the prefilter's needles miss {written}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_shape_is_whole() {
+        let mut names = Vec::new();
+        for family in Family::ALL {
+            let shape = family.shape();
+            assert!(
+                shape.name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_'),
+                "{family:?}: {}",
+                shape.name
+            );
+            assert!(!names.contains(&shape.name), "{family:?}: {} twice", shape.name);
+            names.push(shape.name);
+            let needs_code = match shape.recognition {
+                Recognition::Object { needs, .. } => needs.iter().any(|need| matches!(need, Need::Code)),
+                Recognition::Flat { .. } => true,
+                Recognition::NoBody => false,
+            };
+            assert!(!needs_code || shape.code.is_some(), "{family:?} is recognised by a code it does not name");
+        }
+    }
+
+    #[test]
+    fn objects_are_recognised_as_their_family() {
+        #[track_caller]
+        fn check(object: &str, expected: Option<(Family, Option<usize>)>) {
+            let parsed = json::parse(object).unwrap();
+            let found = detect(parsed.as_object().unwrap()).map(|detected| match detected {
+                Detected::Under { key_index, family, .. } => (family, Some(key_index)),
+                Detected::Flat(family) => (family, None),
+            });
+            assert_eq!(found, expected, "{object}");
+        }
+        const GUID: &str = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        let mde = format!(r#"{{"error":{{"code":"Forbidden","target":"{GUID}"}}}}"#);
+        check(&mde, Some((Family::Mde, Some(0))));
+        // A GUID target comes before an innerError.
+        let both = format!(r#"{{"x":1,"Error":{{"code":"Forbidden","target":"{GUID}","innerError":{{}}}}}}"#);
+        check(&both, Some((Family::Mde, Some(1))));
+        check(r#"{"error":{"innerError":{"date":"x"}}}"#, Some((Family::Graph, Some(0))));
+        check(r#"{"error":{"code":"BadRequest","target":"machineId"}}"#, Some((Family::Rest, Some(0))));
+        check(r#"{"response.error":{"code":404}}"#, Some((Family::Rest, Some(0))));
+        // OData's prefix wins over what the body holds.
+        let odata = format!(r#"{{"odata.error":{{"code":"Forbidden","target":"{GUID}"}}}}"#);
+        check(&odata, Some((Family::ODataV3, Some(0))));
+        check(r#"{"odata.error":{}}"#, Some((Family::ODataV3, Some(0))));
+        check(r#"{"error":"invalid_client","error_description":"bad secret"}"#, Some((Family::Aad, None)));
+        check(r#"{"error_codes":[7000215],"Error":"invalid_grant"}"#, Some((Family::Aad, None)));
+        // An application's own error fields are not an envelope.
+        check(r#"{"error":{"code":" "}}"#, None);
+        check(r#"{"error":{"message":"no code"}}"#, None);
+        check(r#"{"errors":{"code":"BadRequest"}}"#, None);
+        check(r#"{"error":"invalid_client"}"#, None);
+        check(r#"{"error":{"a":1},"error_description":"d"}"#, None);
+        check(r#"{"x.error_description":"d","error":"z"}"#, None);
+        check(r#"{"level":"error","message":"failed"}"#, None);
+    }
+
+    #[test]
+    fn bodies_say_their_code_message_and_id() {
+        #[track_caller]
+        fn check(family: Family, body: &str, expected: (Option<&str>, Option<&str>, Option<&str>)) {
+            let parsed = json::parse(body).unwrap();
+            let said = family.shape().read(parsed.as_object().unwrap());
+            let id = said.id.map(|id| id.to_string());
+            assert_eq!((said.code.as_deref(), said.message.as_deref(), id.as_deref()), expected, "{family:?}: {body}");
+        }
+        const GUID: &str = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        const OTHER: &str = "6f1a2e7c-0d3b-4c5e-9f8a-1b2c3d4e5f60";
+        let mde = format!(r#"{{"code":" Forbidden ","message":"no","target":"{GUID}"}}"#);
+        check(Family::Mde, &mde, (Some("Forbidden"), Some("no"), Some(GUID)));
+        check(Family::Rest, r#"{"code":404,"target":"machineId"}"#, (Some("404"), None, None));
+        let graph = format!(
+            r#"{{"code":"x","innerError":{{"client-request-id":"{OTHER}","innerError":{{"request-id":"{GUID}"}}}}}}"#
+        );
+        check(Family::Graph, &graph, (Some("x"), None, Some(GUID)));
+        let graph = format!(r#"{{"innerError":{{"client-request-id":"{OTHER}","request-id":"not a guid"}}}}"#);
+        check(Family::Graph, &graph, (None, None, Some(OTHER)));
+        let odata = format!(r#"{{"code":"c","message":{{"lang":"en","value":"v"}},"requestId":"{GUID}"}}"#);
+        check(Family::ODataV3, &odata, (Some("c"), Some("v"), Some(GUID)));
+        let aad = format!(r#"{{"error":"invalid_grant","error_description":"d","trace_id":"{OTHER}"}}"#);
+        check(Family::Aad, &aad, (Some("invalid_grant"), Some("d"), Some(OTHER)));
+        let aad = format!(r#"{{"error":"e","trace_id":"{OTHER}","correlation_id":"{GUID}"}}"#);
+        check(Family::Aad, &aad, (Some("e"), None, Some(GUID)));
+        check(Family::StatusOnly, r#"{"code":"c","message":"m"}"#, (None, None, None));
+    }
+
+    #[test]
+    fn a_chain_is_followed_so_far() {
+        const GUID: &str = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        let nested = |links: usize| {
+            let inner = format!(r#"{{"request-id":"{GUID}"}}"#);
+            let chain = (1..links).fold(inner, |inner, _| format!(r#"{{"innerError":{inner}}}"#));
+            format!(r#"{{"innerError":{chain}}}"#)
+        };
+        let read = |body: &str| Family::Graph.shape().read(json::parse(body).unwrap().as_object().unwrap()).id;
+        assert!(read(&nested(MAX_CHAIN_LINKS)).is_some());
+        assert!(read(&nested(MAX_CHAIN_LINKS + 1)).is_none());
+    }
+
+    #[test]
+    fn a_flat_body_reads_its_own_fields() {
+        #[track_caller]
+        fn check(family: Family, name: &str, expected: bool) {
+            assert_eq!(family.shape().reads_field(&NameBuffer::normalise(name.as_bytes())), expected, "{name}");
+        }
+        check(Family::Aad, "error", true);
+        check(Family::Aad, "errorDescription", true);
+        check(Family::Aad, "error_codes", true);
+        check(Family::Aad, "correlation_id", false);
+        check(Family::StatusOnly, "error", false);
+    }
+
+    #[test]
+    fn codes_imply_a_status_only_where_the_family_says() {
+        #[track_caller]
+        fn check(family: Family, raw_code: Option<&str>, expected: Option<u16>) {
+            assert_eq!(family.implied_status(raw_code), expected, "{family:?} {raw_code:?}");
+        }
+        check(Family::Aad, Some("invalid_client"), Some(401));
+        check(Family::Aad, Some("invalid_grant"), Some(400));
+        check(Family::Aad, Some("Invalid_Client"), Some(400));
+        check(Family::Aad, None, Some(400));
+        for family in [Family::Mde, Family::Graph, Family::Rest, Family::ODataV3, Family::StatusOnly] {
+            check(family, Some("invalid_client"), None);
+            check(family, None, None);
+        }
+    }
+
+    #[test]
+    fn help_text_lists_every_family() {
+        assert_eq!(names(), "mde, graph, rest, odata_v3, aad, or status_only (no body)");
+        let lines = help_lines("  ");
+        assert_eq!(lines.lines().count(), Family::ALL.len(), "{lines}");
+        assert!(
+            lines.starts_with("  mde          Defender for Endpoint: an error object with code and a GUID target\n")
+        );
+        assert!(!lines.contains('`'), "{lines}");
+    }
+
+    /// README's family table: the rows of the table whose head is [`TABLE_HEADER`], as cells.
+    fn readme_rows(readme: &str) -> Vec<Vec<String>> {
+        let cells = |line: &str| -> Vec<String> {
+            let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+            inner.split('|').map(|cell| cell.trim().to_owned()).collect()
+        };
+        let mut lines = readme.lines().skip_while(|line| cells(line) != TABLE_HEADER);
+        assert!(lines.next().is_some(), "README.md has no family table; it should read:\n{}", markdown_table());
+        lines.skip(1).take_while(|line| line.starts_with('|')).map(cells).collect()
+    }
+
+    /// Where README's table differs from the families, one line each.
+    fn differences(rows: &[Vec<String>]) -> Vec<String> {
+        let mut found = Vec::new();
+        for family in Family::ALL {
+            let description = family.describe();
+            let expected = description.cells();
+            match rows.iter().find(|row| row.first().map(String::as_str) == Some(expected[0])) {
+                None => found.push(format!("{} is missing", expected[0])),
+                Some(row) if row.len() != expected.len() => {
+                    found.push(format!("{} has {} cells", expected[0], row.len()))
+                }
+                Some(row) => {
+                    for ((column, written), wanted) in TABLE_HEADER.iter().zip(row).zip(expected) {
+                        if written != wanted {
+                            found.push(format!("{}, {column}: says {written:?}, is {wanted:?}", expected[0]));
+                        }
+                    }
+                }
+            }
+        }
+        for row in rows {
+            let name = row.first().map(String::as_str).unwrap_or_default();
+            if !Family::ALL.iter().any(|family| family.describe().name == name) {
+                found.push(format!("{name} is no family"));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_readme_table_is_the_families() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let found = differences(&readme_rows(readme));
+        assert!(
+            found.is_empty(),
+            "README.md's family table:\n{}\nit should read:\n{}",
+            found.join("\n"),
+            markdown_table()
+        );
+    }
+
+    #[test]
+    fn a_drifted_table_is_told_apart() {
+        #[track_caller]
+        fn check(edit: impl Fn(String) -> String, expected: &[&str]) {
+            let readme = edit(markdown_table());
+            assert_eq!(differences(&readme_rows(&readme)), expected);
+        }
+        check(|table| table, &[]);
+        check(|table| table.replace("| 401 for", "| 403 for"), &[
+            "`aad`, status when neither the record nor the code gives one: says \"403 for `invalid_client`, else 400\", is \"401 for `invalid_client`, else 400\"",
+        ]);
+        check(|table| table.replace("`status_only`", "`bare`"), &["`status_only` is missing", "`bare` is no family"]);
+        check(
+            |table| table.lines().filter(|line| !line.contains("`graph`")).collect::<Vec<_>>().join("\n"),
+            &["`graph` is missing"],
+        );
     }
 }
