@@ -298,7 +298,7 @@ impl Shape {
                 let beside: Vec<String> = beside_any_of.iter().map(|name| format!("`{name}`")).collect();
                 format!("`{}` as text, beside {}", self.code.unwrap_or(NOTHING), beside.join(" or "))
             }
-            Recognition::NoBody => "no body: an error status in a field or in the text".to_owned(),
+            Recognition::NoBody => "no body, only an error status in a field or in the text".to_owned(),
         }
     }
 
