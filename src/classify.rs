@@ -171,10 +171,7 @@ fn envelope_error(envelope: Envelope, findings: Findings) -> Classification {
     let http_status = stated
         .or_else(|| envelope.inner_codes.iter().any(|code| codes::means_throttled(code)).then_some(429))
         .or_else(|| canonical.as_deref().and_then(codes::status_of))
-        .or_else(|| match envelope.family {
-            Family::Aad => Some(if envelope.raw_code.as_deref() == Some("invalid_client") { 401 } else { 400 }),
-            _ => None,
-        });
+        .or_else(|| envelope.family.implied_status(envelope.raw_code.as_deref()));
     let code = canonical.or_else(|| http_status.and_then(codes::code_for_status).map(Cow::Borrowed));
     let correlation_id = envelope.correlation_id.or(findings.record_correlation_id);
     Classification::ApiError(Box::new(ApiError {

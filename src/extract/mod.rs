@@ -8,6 +8,7 @@
 //! Most records in a client log are ordinary lines. A prefilter turns those away before any
 //! document is built, looking only for the few byte patterns every error must contain.
 
+pub mod family;
 mod scan;
 mod text;
 mod url;
@@ -18,6 +19,7 @@ use std::sync::LazyLock;
 use crate::guid::{CorrelationId, Guid};
 use crate::timestamp::Timestamp;
 
+pub use family::Family;
 pub use url::{api_template, host};
 
 /// Limits on what one record may cost.
@@ -58,36 +60,6 @@ impl Unreadable {
             Unreadable::TooLarge { .. } => "too_large",
             Unreadable::NotUtf8 { .. } => "not_utf8",
             Unreadable::TooDeep { .. } => "too_deep",
-        }
-    }
-}
-
-/// The shape of error body a client logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// Defender for Endpoint: `{"error":{"code","message","target":<guid>}}`.
-    Mde,
-    /// Microsoft Graph: `error` with an `innerError` carrying `request-id`.
-    Graph,
-    /// Other `error` objects with a code (ARM, the REST API guidelines form).
-    Rest,
-    /// OData v3: `{"odata.error":{"code","message":{"value"}}}`.
-    ODataV3,
-    /// The token endpoint: `{"error":"invalid_client","error_description":...}`.
-    Aad,
-    /// No body, but an HTTP error status in a field or in the text.
-    StatusOnly,
-}
-
-impl Family {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Family::Mde => "mde",
-            Family::Graph => "graph",
-            Family::Rest => "rest",
-            Family::ODataV3 => "odata_v3",
-            Family::Aad => "aad",
-            Family::StatusOnly => "status_only",
         }
     }
 }
@@ -171,15 +143,17 @@ pub fn extract(record: &[u8], limits: &Limits) -> Extraction {
     Extraction::Record(findings(walker))
 }
 
-/// The prefilter. Every envelope has an `error` key, every status field a name containing
-/// `status`, and every status written in text a three-digit number in a status context; JSON
-/// that escapes its text (`\u003e`) is let through to be read properly. A `false` here means
-/// the full walk would find no error and no status.
+/// The prefilter. Every envelope has a field its family looks for (their names share a
+/// needle: `error`), every status field a name containing `status`, and every status written
+/// in text a three-digit number in a status context; JSON that escapes its text (`\u003e`) is
+/// let through to be read properly. A `false` here means the full walk would find no error and
+/// no status.
 fn may_concern_an_api_call(text: &str) -> bool {
-    // One pass for the five patterns (Teddy, a SIMD multi-pattern search) rather than one each.
+    // One pass for every pattern (Teddy, a SIMD multi-pattern search) rather than one each.
     // Without SIMD there is no searcher, and every record is let through: slower, never wrong.
     static NEEDLES: LazyLock<Option<aho_corasick::packed::Searcher>> = LazyLock::new(|| {
-        aho_corasick::packed::Config::new().builder().extend(["rror", "RROR", "tatus", "TATUS", "\\u"]).build()
+        let others = ["tatus", "TATUS", "\\u"];
+        aho_corasick::packed::Config::new().builder().extend(family::NEEDLES.into_iter().chain(others)).build()
     });
     let has_needle = NEEDLES.as_ref().map_or(true, |needles| needles.find(text).is_some());
     has_needle || text::statuses(text).next().is_some()

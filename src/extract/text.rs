@@ -349,19 +349,17 @@ impl std::fmt::Debug for NameBuffer {
     }
 }
 
-/// Whether a field name reads as `wanted` (already normalised: lowercase, no `_`, `-` or
-/// spaces), compared without building the normalised name.
-pub fn name_is(name: &[u8], wanted: &[u8]) -> bool {
-    let mut wanted = wanted.iter();
-    for &byte in name {
-        if matches!(byte, b'_' | b'-' | b' ') {
-            continue;
-        }
-        if wanted.next() != Some(&byte.to_ascii_lowercase()) {
+/// Whether a field name reads as a name written the way people write it (`request-id`,
+/// `innerError`, `error_description`): both are compared lowercased, without `_`, `-` or spaces.
+pub fn reads_as(name: &[u8], written: &str) -> bool {
+    let is_kept = |byte: &&u8| !matches!(byte, b'_' | b'-' | b' ');
+    let mut written = written.as_bytes().iter().filter(is_kept);
+    for byte in name.iter().filter(is_kept) {
+        if written.next().map(u8::to_ascii_lowercase) != Some(byte.to_ascii_lowercase()) {
             return false;
         }
     }
-    wanted.next().is_none()
+    written.next().is_none()
 }
 
 pub fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
@@ -502,11 +500,22 @@ mod tests {
 
     #[test]
     fn names_compare_without_normalising() {
-        assert!(name_is(b"innerError", b"innererror"));
-        assert!(name_is(b"request-id", b"requestid"));
-        assert!(name_is(b"Error_Description", b"errordescription"));
-        assert!(!name_is(b"errors", b"error"));
-        assert!(!name_is(b"erro", b"error"));
+        #[track_caller]
+        fn check(name: &str, written: &str, expected: bool) {
+            assert_eq!(reads_as(name.as_bytes(), written), expected, "{name} as {written}");
+        }
+        check("innerError", "innererror", true);
+        check("innererror", "innerError", true);
+        check("request-id", "requestId", true);
+        check("RequestId", "request-id", true);
+        check("Error_Description", "error_description", true);
+        check("error description", "errorDescription", true);
+        check("", "", true);
+        check("errors", "error", false);
+        check("erro", "error", false);
+        check("odata.error", "error", false);
+        check("error", "", false);
+        check("_", "", true);
     }
 
     #[test]

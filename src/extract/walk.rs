@@ -7,17 +7,14 @@
 
 use std::ops::Range;
 
+use super::family::{self, raw_code, Detected, Family, Fields};
 use super::scan::{self, TooDeep};
 use super::text::{self, NameBuffer, RetryAfterText};
-use super::{Family, RetryAfter};
+use super::RetryAfter;
 use crate::guid::Guid;
-use std::borrow::Cow;
 
 use crate::json::{self, Node};
 use crate::timestamp::Timestamp;
-
-/// The fields of a JSON object, in document order.
-type Fields<'a> = [(Cow<'a, str>, Node<'a>)];
 
 /// Documents (JSON, escaped JSON, Python reprs) parsed per record, at most.
 const MAX_DOCUMENTS: usize = 32;
@@ -27,8 +24,6 @@ const MAX_DOCUMENT_ATTEMPTS: usize = 32;
 const MAX_ENVELOPES: usize = 64;
 /// logfmt pairs read per stretch of text, at most.
 const MAX_LOGFMT_PAIRS: usize = 256;
-/// Links of an `innerError` chain followed, at most.
-const MAX_INNER_ERROR_CHAIN: usize = 16;
 
 /// An envelope met during the walk.
 #[derive(Debug)]
@@ -181,14 +176,6 @@ impl<'a> FieldValue<'a> {
     }
 }
 
-/// How an object holds an envelope.
-enum Detected<'a, 'b> {
-    /// `error` (or `odata.error`) is an object: the envelope body, under the key at `key_index`.
-    Body { key_index: usize, family: Family, body: &'a Fields<'b>, target: Option<Guid> },
-    /// The object itself is a token-endpoint error (`error` is a string).
-    Aad,
-}
-
 impl Walker {
     pub fn new(max_depth: usize) -> Walker {
         Walker { max_depth, documents_left: MAX_DOCUMENTS, ..Walker::default() }
@@ -244,23 +231,23 @@ impl Walker {
     }
 
     fn walk_object(&mut self, map: &Fields<'_>, depth: usize, enclosing: &NameBuffer, is_envelope_body: bool) {
-        let detected = detect_envelope(map);
-        let aad_opened = matches!(detected, Some(Detected::Aad)) && self.open_aad_envelope(map).is_some();
+        let detected = family::detect(map);
+        let flat_opened = match &detected {
+            Some(Detected::Flat(family)) => self.open_flat_envelope(*family, map).is_some(),
+            _ => false,
+        };
         for (index, (key, value)) in map.iter().enumerate() {
             let order = self.next_order();
             let (parent, name) = key_names(key, enclosing);
             let role = role(&parent, &name);
             self.collect(role, FieldValue::of(value), depth, order);
             match &detected {
-                Some(Detected::Body { key_index, family, body, target }) if *key_index == index => {
-                    self.walk_envelope(*family, *target, body, depth + 1, &name);
+                Some(Detected::Under { key_index, family, body }) if *key_index == index => {
+                    self.walk_envelope(*family, body, depth + 1, &name);
                     continue;
                 }
-                Some(Detected::Aad)
-                    if aad_opened && (name.is("error") || name.is("errordescription") || name.is("errorcodes")) =>
-                {
-                    continue
-                }
+                // The family read these fields itself.
+                Some(Detected::Flat(family)) if flat_opened && family.shape().reads_field(&name) => continue,
                 _ => {}
             }
             if role == Role::Code && self.inside_envelope() && !is_envelope_body {
@@ -275,25 +262,9 @@ impl Walker {
         }
     }
 
-    /// Walks an envelope's body; `target` is its `target` read as a GUID, found when the
-    /// family was told.
-    fn walk_envelope(
-        &mut self,
-        family: Family,
-        target: Option<Guid>,
-        body: &Fields<'_>,
-        depth: usize,
-        name: &NameBuffer,
-    ) {
-        let code = get(body, "code").and_then(raw_code);
-        let message = get(body, "message").and_then(message_text);
-        let family_id = match family {
-            Family::Mde | Family::Rest => target,
-            Family::Graph => graph_request_id(body),
-            Family::ODataV3 => get(body, "requestid").and_then(Node::as_str).and_then(Guid::parse),
-            Family::Aad | Family::StatusOnly => None,
-        };
-        let index = self.open_envelope(family, code, message, family_id);
+    /// Walks an envelope's body, the object under a field of the object at `depth - 1`.
+    fn walk_envelope(&mut self, family: Family, body: &Fields<'_>, depth: usize, name: &NameBuffer) {
+        let index = self.open_family_envelope(family, body);
         if let Some(index) = index {
             self.open_envelopes.push(index);
         }
@@ -304,17 +275,21 @@ impl Walker {
         }
     }
 
-    fn open_aad_envelope(&mut self, map: &Fields<'_>) -> Option<usize> {
-        let code = get(map, "error").and_then(raw_code);
-        let message = get(map, "errordescription").and_then(message_text);
-        let family_id = ["correlationid", "traceid"]
-            .iter()
-            .find_map(|name| get(map, name).and_then(Node::as_str).and_then(Guid::parse));
-        let index = self.open_envelope(Family::Aad, code, message, family_id)?;
-        if let Some(Node::Array(codes)) = get(map, "errorcodes") {
-            self.codes.extend(codes.iter().filter_map(raw_code));
-        }
+    /// Opens and closes at once the envelope of an object that is its own body: nothing in it
+    /// is nested below the envelope.
+    fn open_flat_envelope(&mut self, family: Family, object: &Fields<'_>) -> Option<usize> {
+        let index = self.open_family_envelope(family, object)?;
         self.close_envelope(index);
+        Some(index)
+    }
+
+    /// Opens the envelope of a family's body with what the family reads in it: code, message,
+    /// id and its list of codes.
+    fn open_family_envelope(&mut self, family: Family, body: &Fields<'_>) -> Option<usize> {
+        let shape = family.shape();
+        let said = shape.read(body);
+        let index = self.open_envelope(family, said.code, said.message, said.id)?;
+        self.codes.extend(shape.code_list(body).iter().filter_map(raw_code));
         Some(index)
     }
 
@@ -584,106 +559,6 @@ fn gaps<'a>(length: usize, masked: impl IntoIterator<Item = &'a Range<usize>>) -
         ended = true;
         last
     })
-}
-
-fn detect_envelope<'a, 'b>(map: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
-    let mut error_is_text = false;
-    let mut has_token_error_fields = false;
-    for (index, (key, value)) in map.iter().enumerate() {
-        let key = key.as_bytes();
-        let (parent, last) = match key.iter().rposition(|&b| b == b'.') {
-            Some(dot) => (key.get(..dot).unwrap_or_default(), key.get(dot + 1..).unwrap_or_default()),
-            None => (&[][..], key),
-        };
-        // Every name looked for here starts with "error": most keys are passed over at once.
-        let first_letter = last.iter().find(|&&byte| !matches!(byte, b'_' | b'-' | b' '));
-        if !matches!(first_letter, Some(b'e' | b'E')) {
-            continue;
-        }
-        if text::name_is(last, b"error") {
-            match value {
-                Node::Object(body) if text::name_is(parent, b"odata") => {
-                    return Some(Detected::Body { key_index: index, family: Family::ODataV3, body, target: None });
-                }
-                Node::Object(body) => {
-                    if let Some((family, target)) = body_family(body) {
-                        return Some(Detected::Body { key_index: index, family, body, target });
-                    }
-                }
-                Node::Text(_) => error_is_text = true,
-                _ => {}
-            }
-        } else if text::name_is(key, b"errordescription") || text::name_is(key, b"errorcodes") {
-            has_token_error_fields = true;
-        }
-    }
-    (error_is_text && has_token_error_fields).then_some(Detected::Aad)
-}
-
-/// Which family an `error` object belongs to, with its `target` when that is a GUID, or
-/// `None` when it is not an envelope at all (an application's own `error` object without a
-/// code).
-fn body_family(body: &Fields<'_>) -> Option<(Family, Option<Guid>)> {
-    let has_code = get(body, "code").is_some_and(is_raw_code);
-    let target = get(body, "target").and_then(Node::as_str).and_then(Guid::parse);
-    if has_code && target.is_some() {
-        Some((Family::Mde, target))
-    } else if get(body, "innererror").is_some() {
-        Some((Family::Graph, None))
-    } else if has_code {
-        // A REST envelope: its target, if it has one, is not a GUID.
-        Some((Family::Rest, None))
-    } else {
-        None
-    }
-}
-
-/// Graph's `innerError.request-id`, else its `client-request-id`, along the innerError chain.
-fn graph_request_id(body: &Fields<'_>) -> Option<Guid> {
-    let mut chain = Vec::new();
-    let mut current = get(body, "innererror").and_then(Node::as_object);
-    while let Some(inner) = current {
-        if chain.len() >= MAX_INNER_ERROR_CHAIN {
-            break;
-        }
-        chain.push(inner);
-        current = get(inner, "innererror").and_then(Node::as_object);
-    }
-    ["requestid", "clientrequestid"]
-        .iter()
-        .find_map(|name| chain.iter().find_map(|inner| get(inner, name).and_then(Node::as_str).and_then(Guid::parse)))
-}
-
-/// The value of the first field whose normalised name is `name`.
-fn get<'a, 'b>(map: &'a Fields<'b>, name: &str) -> Option<&'a Node<'b>> {
-    map.iter().find(|(key, _)| text::name_is(key.as_bytes(), name.as_bytes())).map(|(_, value)| value)
-}
-
-/// Whether [`raw_code`] finds a code in `value`, without copying it.
-fn is_raw_code(value: &Node<'_>) -> bool {
-    match value {
-        Node::Text(text) => !text.trim().is_empty(),
-        Node::Number(_) => true,
-        _ => false,
-    }
-}
-
-/// A code as written: a string (trimmed, not empty) or a number, read as its digits.
-fn raw_code(value: &Node<'_>) -> Option<String> {
-    match value {
-        Node::Text(text) => Some(text.trim()).filter(|text| !text.is_empty()).map(str::to_owned),
-        Node::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
-}
-
-/// An envelope's message: a string, or OData's `{"lang": ..., "value": ...}`.
-fn message_text(value: &Node<'_>) -> Option<String> {
-    match value {
-        Node::Text(text) => Some(text.to_string()),
-        Node::Object(fields) => get(fields, "value").and_then(Node::as_str).map(str::to_owned),
-        _ => None,
-    }
 }
 
 /// An HTTP status from a field: a number, or text that starts with one (`"429"`,
