@@ -41,7 +41,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Classify log records, one per line, and print one JSON object per record
-    #[command(long_about = CLASSIFY_ABOUT, after_help = CLASSIFY_EXAMPLES)]
+    #[command(long_about = classify_about(), after_help = CLASSIFY_EXAMPLES)]
     Classify(ClassifyArgs),
 
     /// Create the ClickHouse database and tables, or bring them up to date

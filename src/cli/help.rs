@@ -75,13 +75,25 @@ Examples:
 
 Exit status: 0 when events were found, 1 when none were, 2 on an error.";
 
-pub const CLASSIFY_ABOUT: &str = "\
+/// `errwatch classify --help`: the output's fields; the families come from where they are
+/// defined, so the help cannot name one that is not there.
+pub fn classify_about() -> String {
+    format!(
+        "{CLASSIFY_ABOUT_HEAD}  family               body shape: {}\n{CLASSIFY_ABOUT_TAIL}",
+        crate::extract::family::names()
+    )
+}
+
+const CLASSIFY_ABOUT_HEAD: &str = "\
 Classify log records, one per line, and print one JSON object per record, in input order.
 
 Each output line has these fields (null when the record does not say):
   envelope             true when the record is a failed API call
-  family               body shape: mde, graph, rest, odata_v3, aad, or status_only (no body)
-  code                 canonical code (Defender's table spelling; aliases mapped), else as written
+";
+
+// Not continued with a backslash: that would drop the first line's indentation.
+const CLASSIFY_ABOUT_TAIL: &str =
+    "  code                 canonical code (Defender's table spelling; aliases mapped), else as written
   raw_code             the code as the record wrote it
   http_status          the call's HTTP status; also kept for successful calls (below 400)
   category             throttling, authentication, authorization, not_found, timeout, server,
@@ -133,3 +145,19 @@ Examples:
   errwatch generate --scenario throttle-storm --count 10000 | errwatch classify | jq -r .category | sort | uniq -c
   errwatch generate --scenario tour --rate 200 --brokers 127.0.0.1:9092 --topic mde-client-logs
   errwatch generate --seed 7 --start 2026-11-26T10:00:00Z --rate 1000 --duration 10s > client.log";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Family;
+
+    #[test]
+    fn the_classify_help_names_every_family_on_its_field_line() {
+        let help = classify_about();
+        let line = help.lines().find(|line| line.trim_start().starts_with("family ")).unwrap_or_default();
+        for family in Family::ALL {
+            assert!(line.contains(family.as_str()), "{} missing from {line:?}", family.as_str());
+        }
+        assert!(help.contains("\n  code                 canonical code"), "the next field keeps its indentation");
+    }
+}
