@@ -218,6 +218,9 @@ fn clickhouse_away_means_not_ready_and_503() {
     assert_eq!(errwatch.get(&lookup).status, 200);
 
     switch.set_down(true);
+    // The proxy cuts its open connections as soon as it sees the switch, which may be just
+    // after a pooled connection carried one more readiness query through.
+    wait_until("errwatch to be not ready", DEADLINE, || errwatch.get("/readyz").status == 503);
     let ready = errwatch.get("/readyz");
     assert_eq!(ready.status, 503, "{}", ready.body);
     assert_eq!(ready.json()["ready"], false);
