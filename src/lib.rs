@@ -17,22 +17,25 @@
 //! input.
 //! ARCHITECTURE.md has the map and the invariants.
 //!
-//! Modules are declared in the order data flows through them; the value types they share
-//! (GUIDs, timestamps, Defender's code table), the one module that names `serde_json` and the
-//! word-wise byte search follow.
+//! Modules are declared in the order data flows through them. The application follows: one
+//! `shutdown` for every command, `app` (each command's wiring from typed settings) and `cli`
+//! (the arguments and configuration file those settings are read from), then the generator of
+//! synthetic logs, and last the value types the others share (GUIDs, timestamps, Defender's
+//! code table), the one module that names `serde_json` and the word-wise byte search.
 
 pub mod source;
 pub mod extract;
 pub mod classify;
+pub mod pipeline;
 pub mod store;
 pub mod report;
-pub mod pipeline;
 pub mod metrics;
 pub mod http;
+
+pub mod shutdown;
 pub mod app;
 pub mod cli;
 pub mod generate;
-pub mod shutdown;
 
 pub mod codes;
 pub mod guid;
