@@ -67,13 +67,13 @@ pub fn command(store: crate::store::Settings, http: &super::HttpSettings, option
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("cannot run the local Kafka cluster: {0}")]
+    #[error("cannot run the local Kafka cluster")]
     Kafka(#[from] SourceError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error("the traffic generator stopped: {0}")]
     Generator(SourceError),
-    #[error("cannot write the summary: {0}")]
+    #[error("cannot write the summary")]
     Output(#[from] std::io::Error),
 }
 

@@ -62,7 +62,7 @@ pub struct IngestSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot read {input}: {source}")]
+    #[error("cannot read {input}")]
     Read { input: String, source: io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -240,6 +240,21 @@ pub fn human_duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one line a user reads joins an error with its causes: each must be said once.
+    #[test]
+    fn each_cause_is_said_once() {
+        let check = |error: anyhow::Error, expected: &str| assert_eq!(format!("{error:#}"), expected);
+        let read = IngestError::Read { input: "logs".to_owned(), source: io::Error::other("Is a directory") };
+        check(read.into(), "cannot read logs: Is a directory");
+        let rejected = StoreError::Rejected { code: Some(60), message: "no table".to_owned() };
+        let stopped = crate::pipeline::PipelineError::Store(rejected);
+        check(
+            stopped.into(),
+            "cannot store events, stopping without committing what was not stored: \
+             ClickHouse rejected the request (code 60): no table",
+        );
+    }
 
     #[test]
     fn durations_read_naturally() {

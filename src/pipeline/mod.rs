@@ -95,7 +95,7 @@ impl PipelineSettings {
 pub enum PipelineError {
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("cannot store events, stopping without committing what was not stored: {0}")]
+    #[error("cannot store events, stopping without committing what was not stored")]
     Store(#[from] StoreError),
     #[error("the final flush did not finish within {0:?}; offsets not committed are read again at the next start")]
     ShutdownTimeout(Duration),

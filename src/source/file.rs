@@ -82,9 +82,14 @@ pub fn open(input: &InputPath) -> io::Result<OpenedInput> {
     Ok(OpenedInput { reader: Box::new(reader), identity, compressed_size: size, bytes_read })
 }
 
-/// Whether `path` names something that can be read, for a clear message before any work.
+/// Whether `path` names a file that can be read, for a clear message before any work: a
+/// directory opens like a file, and fails only at the first read.
 pub fn check_readable(path: &Path) -> io::Result<()> {
-    File::open(path).map(|_| ())
+    let file = File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a directory, not a file; name the files in it"));
+    }
+    Ok(())
 }
 
 struct Counting<R> {

@@ -142,3 +142,24 @@ fn a_stream_of_huge_records_is_quarantined_in_bounded_memory() {
         .block_on(crate::clickhouse::scalar(&settings, "SELECT max(length(raw)) FROM quarantine"));
     assert!(stored <= 16 * 1024, "the raw record is kept up to its cap: {stored} bytes");
 }
+
+/// A directory named as an input is refused before anything is asked of ClickHouse, and the
+/// line says why once.
+#[test]
+fn a_directory_is_refused_before_the_database_is_made() {
+    let database = TestDatabase::new("cli_directory");
+    let directory = std::env::temp_dir().join(format!("errwatch-cli-directory-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let output = errwatch(&database).arg("ingest").arg(&directory).output().unwrap();
+    std::fs::remove_dir(&directory).unwrap();
+    check_exit(&output, 2);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("errwatch: cannot open {}: a directory, not a file; name the files in it", directory.display())
+    );
+    let system = errwatch::store::Settings { database: "system".to_owned(), ..database.settings() };
+    let exists = format!("SELECT count() FROM system.databases WHERE name = '{}'", database.name);
+    let runtime = crate::clickhouse::runtime();
+    assert_eq!(runtime.block_on(crate::clickhouse::scalar::<u64>(&system, &exists)), 0, "no database was made");
+}

@@ -63,8 +63,9 @@ pub enum SourceError {
     Settings(KafkaError),
     #[error("cannot subscribe to {topics}: {error}")]
     Subscribe { topics: String, error: KafkaError },
+    // Not the error's source: its text is in this one's, which is logged on its own.
     #[error("Kafka error: {0}")]
-    Kafka(#[from] KafkaError),
+    Kafka(KafkaError),
     #[error("cannot reach Kafka at {brokers} ({error}); check the address and that the brokers are running")]
     Unreachable { brokers: String, error: KafkaError },
     #[error("topic {topic} does not exist; create it, or let the brokers create topics")]
