@@ -1,7 +1,7 @@
 //! The `errwatch` binary: reads the command line, runs the command, and turns a failure into
 //! one line on standard error and exit status 2.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use errwatch::app;
@@ -37,10 +37,10 @@ fn execute(parsed: Parsed) -> anyhow::Result<ExitCode> {
         }
         Command::Lookup(args) => app::lookup::command(args.clickhouse.settings(), &args.id, args.json),
         Command::Run(args) => {
-            let print_config = args.print_config;
+            // Settings that cannot work are refused before they are printed.
             let settings = args.settings(parsed.kafka_options)?;
-            if print_config {
-                cli::print_run_config(&settings, &mut io::stdout().lock())?;
+            if let Some(config) = parsed.effective_config {
+                io::stdout().lock().write_all(config.as_bytes())?;
                 return Ok(ExitCode::SUCCESS);
             }
             succeeded(app::run::command(settings))

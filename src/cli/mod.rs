@@ -10,8 +10,8 @@ mod args;
 mod config;
 mod help;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{self, Write};
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
@@ -21,6 +21,7 @@ pub use args::{
 };
 pub use config::ConfigFile;
 
+#[cfg(test)]
 use crate::app::run::RunSettings;
 
 /// The command asked for, with what the configuration file adds beside its flags.
@@ -31,6 +32,8 @@ pub struct Parsed {
     pub log: Option<String>,
     /// The file's `[librdkafka]` table, which goes ahead of `--kafka-option`s.
     pub kafka_options: Vec<(String, String)>,
+    /// For `run --print-config`: the effective settings as a configuration file.
+    pub effective_config: Option<String>,
 }
 
 /// The variable of the log level, the one setting that is not a flag.
@@ -45,12 +48,19 @@ pub fn parse(arguments: Vec<OsString>) -> anyhow::Result<Parsed> {
         None => ConfigFile::default(),
     };
     command = with_defaults_from(command, &file);
-    let matches = command.get_matches_from(arguments);
+    let matches = command.clone().get_matches_from(arguments);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let effective_config = match (&cli.command, matches.subcommand()) {
+        (Command::Run(args), Some((name, run_matches))) if args.print_config => {
+            command.find_subcommand(name).map(|run| effective_config(run, run_matches, &file.librdkafka))
+        }
+        _ => None,
+    };
     Ok(Parsed {
         command: cli.command,
         log: std::env::var(LOG_VARIABLE).ok().or_else(|| file.value(LOG_VARIABLE).map(str::to_owned)),
         kafka_options: file.librdkafka,
+        effective_config,
     })
 }
 
@@ -93,19 +103,67 @@ fn with_defaults_from(mut command: clap::Command, file: &ConfigFile) -> clap::Co
     command
 }
 
-/// `errwatch run --print-config`: the effective settings, secrets redacted.
-pub fn print_run_config(settings: &RunSettings, out: &mut impl Write) -> io::Result<()> {
-    let pipeline = &settings.pipeline;
-    writeln!(out, "kafka = {:?}", pipeline.kafka)?;
-    writeln!(out, "clickhouse = {:?}", settings.store)?;
-    writeln!(out, "limits = {:?}", pipeline.limits)?;
-    writeln!(out, "raw_cap = {}", pipeline.raw_cap)?;
-    writeln!(out, "sink = {:?}", pipeline.sink)?;
-    writeln!(out, "retention_days = {:?}", pipeline.retention.map(|retention| retention.days))?;
-    writeln!(out, "shutdown_timeout = {:?}", pipeline.shutdown_timeout)?;
-    writeln!(out, "http_addr = {}", settings.http.address)?;
-    writeln!(out, "http_access = {:?}", settings.http.access)?;
-    writeln!(out, "metrics_service_cap = {}", settings.http.service_cap)
+/// `errwatch run --print-config`: every setting of `subcommand` as it was decided (flag,
+/// environment, file or default), written as a configuration file that `--config` reads back,
+/// with the librdkafka settings of the file and the flags (a flag's after the file's, so the
+/// flag wins). Secrets are left out: their lines say only that they are set.
+fn effective_config(subcommand: &clap::Command, matches: &clap::ArgMatches, file_kafka: &[(String, String)]) -> String {
+    let mut out = String::from("# errwatch run: the effective settings; --config reads this file back\n");
+    let mut lines: Vec<(String, String)> = subcommand
+        .get_arguments()
+        .filter_map(|argument| {
+            let key = argument.get_env()?.to_str()?.strip_prefix("ERRWATCH_")?.to_ascii_lowercase();
+            let line = match matches.get_raw(argument.get_id().as_str()) {
+                None => format!("# {key} is not set"),
+                Some(_) if argument.is_hide_env_values_set() => format!("# {key} is set, not shown"),
+                Some(values) => {
+                    let values: Vec<String> = values.map(|value| value.to_string_lossy().into_owned()).collect();
+                    format!("{key} = {}", toml_value(&values.join(",")))
+                }
+            };
+            Some((key, line))
+        })
+        .collect();
+    lines.sort();
+    for (_, line) in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let from_flags = matches.get_raw("kafka_options").into_iter().flatten().filter_map(|option| {
+        let (key, value) = option.to_str()?.split_once('=')?;
+        Some((key.trim().to_owned(), value.to_owned()))
+    });
+    // librdkafka takes the last value of a setting; a table holds each once.
+    let mut kafka: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in file_kafka.iter().cloned().chain(from_flags) {
+        kafka.insert(key, value);
+    }
+    if !kafka.is_empty() {
+        out.push_str("\n[librdkafka]\n");
+        for (key, value) in kafka {
+            if crate::source::kafka::is_secret(&key) {
+                out.push_str(&format!("# {} is set, not shown\n", quoted(&key)));
+            } else {
+                out.push_str(&format!("{} = {}\n", quoted(&key), quoted(&value)));
+            }
+        }
+    }
+    out
+}
+
+/// A TOML string: quoted, with what needs escaping escaped.
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A setting's text as TOML: numbers and booleans bare, as people write them; the rest quoted.
+fn toml_value(text: &str) -> String {
+    let is_number = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    if is_number || text == "true" || text == "false" {
+        text.to_owned()
+    } else {
+        quoted(text)
+    }
 }
 
 #[cfg(test)]

@@ -32,14 +32,67 @@ batch_rows = 1000
     std::fs::remove_file(&path).unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let printed = String::from_utf8(output.stdout).unwrap();
-    assert!(printed.contains(r#"brokers: "kafka-1:9092,kafka-2:9092""#), "{printed}");
-    assert!(printed.contains(r#"topics: ["mde-logs", "graph-logs"]"#), "{printed}");
-    assert!(printed.contains(r#"group: "from-flag""#), "a flag beats the file: {printed}");
-    assert!(printed.contains("max_rows: 7"), "the environment beats the file: {printed}");
-    let sasl = printed.find(r#""SASL_SSL""#).unwrap();
-    let plain = printed.find(r#""PLAINTEXT""#).unwrap();
-    assert!(sasl < plain, "a librdkafka flag comes after the file's, so it wins: {printed}");
+    let lines: Vec<&str> = printed.lines().collect();
+    for expected in [
+        r#"kafka_brokers = "kafka-1:9092,kafka-2:9092""#,
+        r#"kafka_topics = "mde-logs,graph-logs""#,
+        r#"kafka_group = "from-flag""#,
+        "batch_rows = 7",
+        "clickhouse_url = \"http://127.0.0.1:8123\"",
+        "# clickhouse_password is set, not shown",
+        "# retention_days is not set",
+        r#""security.protocol" = "PLAINTEXT""#,
+        r#"# "sasl.password" is set, not shown"#,
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected:?} (a flag beats the environment, the file, the default): {printed}"
+        );
+    }
+    assert!(!printed.contains("SASL_SSL"), "the librdkafka flag wins over the file's: {printed}");
     assert!(!printed.contains("hunter2") && !printed.contains("s3cret"), "secrets are redacted: {printed}");
+}
+
+/// What `--print-config` prints is a configuration file: read back with no flags and no
+/// environment, it gives the same settings (the secrets it leaves out aside).
+#[test]
+fn the_printed_configuration_reads_back_as_the_same_settings() {
+    let print = |arguments: &[&str], environment: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_errwatch"));
+        command.env_clear().args(["run", "--print-config"]).args(arguments);
+        for (name, value) in environment {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = print(
+        &[
+            "--kafka-topics",
+            "a,b",
+            "--raw-cap",
+            "512",
+            "--kafka-option",
+            "fetch.wait.max.ms=50",
+            "--token-for-operations",
+        ],
+        &[
+            ("ERRWATCH_CLICKHOUSE_DATABASE", "incidents"),
+            ("ERRWATCH_RETENTION_DAYS", "30"),
+            ("ERRWATCH_HTTP_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    let path = std::env::temp_dir().join(format!("errwatch-printed-{}.toml", std::process::id()));
+    std::fs::write(&path, &first).unwrap();
+    let second = print(&["--config", path.to_str().unwrap()], &[]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(second, first);
+    for expected in
+        ["raw_cap = 512", "retention_days = 30", "token_for_operations = true", "clickhouse_database = \"incidents\""]
+    {
+        assert!(first.lines().any(|line| line == expected), "{expected}: {first}");
+    }
 }
 
 #[test]
