@@ -27,7 +27,7 @@ use crate::timestamp::Timestamp;
     version,
     about = "Find, classify and store Defender for Endpoint API errors from client logs"
 )]
-#[command(propagate_version = true, after_help = CONFIG_HELP)]
+#[command(propagate_version = true, after_help = TOP_LEVEL_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -80,7 +80,7 @@ pub struct ClickHouseArgs {
     #[arg(long = "clickhouse-url", env = "ERRWATCH_CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
     pub url: String,
 
-    /// Database to use; created by migrate when missing
+    /// Database to use; migrate, ingest, run, serve and demo create it when missing
     #[arg(long = "clickhouse-database", env = "ERRWATCH_CLICKHOUSE_DATABASE", default_value = "errwatch")]
     pub database: String,
 
@@ -173,15 +173,16 @@ pub struct IngestArgs {
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Kafka bootstrap servers, comma-separated
-    #[arg(long, env = "ERRWATCH_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(long, value_name = "SERVERS", env = "ERRWATCH_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
 
     /// Topics to consume, comma-separated; a name starting with ^ is a regular expression
-    #[arg(long, env = "ERRWATCH_KAFKA_TOPICS", value_delimiter = ',', required = true)]
+    /// (needed: from the flag, the environment or the configuration file)
+    #[arg(long, value_name = "TOPICS", env = "ERRWATCH_KAFKA_TOPICS", value_delimiter = ',')]
     pub kafka_topics: Vec<String>,
 
     /// Consumer group; processes in one group share the partitions
-    #[arg(long, env = "ERRWATCH_KAFKA_GROUP", default_value = "errwatch")]
+    #[arg(long, value_name = "GROUP", env = "ERRWATCH_KAFKA_GROUP", default_value = "errwatch")]
     pub kafka_group: String,
 
     /// Any librdkafka setting, as KEY=VALUE (repeatable): security.protocol, sasl.*, ssl.*, ...

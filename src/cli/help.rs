@@ -49,10 +49,18 @@ Examples:
   errwatch run --kafka-topics '^mde-.*' --kafka-option security.protocol=SASL_SSL \\
       --kafka-option sasl.mechanism=PLAIN --kafka-option sasl.username=errwatch";
 
-pub const CONFIG_HELP: &str = "\
+pub const TOP_LEVEL_HELP: &str = "\
 Settings come from flags, then ERRWATCH_* environment variables, then an optional TOML file
 given with --config FILE (or ERRWATCH_CONFIG): a key `kafka_brokers = \"kafka:9092\"` stands for
-ERRWATCH_KAFKA_BROKERS, and a [librdkafka] table holds librdkafka settings.";
+ERRWATCH_KAFKA_BROKERS, and a [librdkafka] table holds librdkafka settings.
+`errwatch run --print-config` prints such a file.
+
+Examples:
+  errwatch classify --input client.log | jq 'select(.envelope)'
+  errwatch ingest /var/log/mde-sync/*.log
+  errwatch lookup 43f4cb08-8fac-4b65-9db1-745c2ae65f3a
+  ERRWATCH_KAFKA_BROKERS=kafka:9092 ERRWATCH_KAFKA_TOPICS=mde-client-logs errwatch run
+  ./scripts/demo.sh                          # everything on one machine, to try it";
 
 pub const INGEST_ABOUT: &str = "\
 Store the API errors of log files (plain or gzip) or standard input in ClickHouse.
@@ -142,7 +150,8 @@ unless --rate is given. The same --seed and --start give the same output, byte f
 
 pub const GENERATE_EXAMPLES: &str = "\
 Examples:
-  errwatch generate --scenario throttle-storm --count 10000 | errwatch classify | jq -r .category | sort | uniq -c
+  errwatch generate --scenario throttle-storm --count 10000 \\
+      | errwatch classify | jq -r .category | sort | uniq -c
   errwatch generate --scenario tour --rate 200 --brokers 127.0.0.1:9092 --topic mde-client-logs
   errwatch generate --seed 7 --start 2026-11-26T10:00:00Z --rate 1000 --duration 10s > client.log";
 

@@ -122,3 +122,33 @@ fn a_misspelt_key_in_the_configuration_file_is_refused_with_the_known_ones() {
     assert!(stderr.contains("kafka_topics"), "the known settings are listed: {stderr}");
     assert!(!stderr.contains("config,"), "{stderr}");
 }
+
+/// What a newcomer reads first: examples at the top, `--config` in every command's options,
+/// and usage lines that call nothing required that the environment or a file can give.
+#[test]
+fn help_shows_examples_the_configuration_file_and_no_false_requirements() {
+    let help = |arguments: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_errwatch")).args(arguments).arg("--help").output().unwrap();
+        assert!(output.status.success(), "{arguments:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let top = help(&[]);
+    assert!(top.contains("Examples:\n  errwatch classify"), "{top}");
+    for command in ["classify", "migrate", "ingest", "lookup", "run", "serve", "generate", "demo"] {
+        let text = help(&[command]);
+        assert!(text.contains("--config <FILE>"), "{command} --help lacks --config: {text}");
+        for line in text.lines().filter(|line| line.trim_start().starts_with("errwatch ")) {
+            assert!(!line.trim_end().ends_with('|'), "{command}: an example broken after a pipe: {line}");
+        }
+    }
+    let run = help(&["run"]);
+    assert!(run.contains("Usage: errwatch run [OPTIONS]\n"), "{run}");
+    assert!(run.contains("--kafka-topics <TOPICS>"), "{run}");
+    let generate = help(&["generate"]);
+    assert!(generate.contains("--count 10000 \\\n      | errwatch classify"), "{generate}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_errwatch")).arg("run").env_clear().output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end(), "errwatch: no topics to consume: set ERRWATCH_KAFKA_TOPICS or --kafka-topics");
+}
