@@ -14,7 +14,7 @@ use crate::classify::{classify, Classification};
 use crate::extract::Limits;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-use crate::source::kafka::{KafkaRecord, KafkaSource, SourceError};
+use crate::source::kafka::{KafkaRecord, KafkaSource, Quieter};
 use crate::source::Position;
 use crate::store::StoreError;
 use crate::timestamp::Timestamp;
@@ -79,7 +79,10 @@ pub(super) fn consume(
                     break;
                 }
                 Some(Err(error)) => {
-                    kafka_warnings.warn(&error);
+                    // librdkafka retries by itself; an unreachable cluster says so many times a second.
+                    if let Some(repeated) = kafka_warnings.due(Instant::now()) {
+                        warn!(%error, repeated, "kafka error, librdkafka retries by itself; check ERRWATCH_KAFKA_BROKERS if it goes on");
+                    }
                     break;
                 }
                 Some(Ok(record)) => {
@@ -100,40 +103,6 @@ pub(super) fn consume(
     source.leave();
     info!("offsets committed, consumer closed");
     Ok(())
-}
-
-/// Kafka errors as log lines, at most one every few seconds: librdkafka retries by itself,
-/// and an unreachable cluster reports itself many times a second.
-pub(super) struct Quieter {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Quieter {
-    const EVERY: Duration = Duration::from_secs(10);
-
-    pub(super) fn new() -> Quieter {
-        Quieter { last: None, suppressed: 0 }
-    }
-
-    pub(super) fn warn(&mut self, error: &SourceError) {
-        if let Some(repeated) = self.due(Instant::now()) {
-            warn!(%error, repeated, "kafka error, librdkafka retries by itself; check ERRWATCH_KAFKA_BROKERS if it goes on");
-        }
-    }
-
-    /// Whether an error at `now` is logged, with how many were held back since the last one
-    /// logged; none while the period since that one runs.
-    fn due(&mut self, now: Instant) -> Option<u64> {
-        if self.last.is_some_and(|last| now.saturating_duration_since(last) < Self::EVERY) {
-            self.suppressed += 1;
-            return None;
-        }
-        let repeated = self.suppressed;
-        self.last = Some(now);
-        self.suppressed = 0;
-        Some(repeated)
-    }
 }
 
 /// What `feed` reads of a record, apart from the consumer that lends it, so that a test can
@@ -198,26 +167,6 @@ mod tests {
     use crate::classify::ApiError;
     use crate::source::kafka::Rebalancing;
     use crate::store::{Encoded, ErrorRowView, Watermarks};
-
-    #[test]
-    fn kafka_warnings_go_out_once_a_period_counting_the_ones_held_back() {
-        let start = Instant::now();
-        let mut quieter = Quieter::new();
-        let after = |millis: u64| start + Duration::from_millis(millis);
-        let every = u64::try_from(Quieter::EVERY.as_millis()).unwrap_or_default();
-        let steps = [
-            (0, Some(0)),
-            (1, None),
-            (every - 1, None),
-            (every, Some(2)),
-            (every + 5, None),
-            (3 * every, Some(1)),
-            (4 * every, Some(0)),
-        ];
-        for (millis, expected) in steps {
-            assert_eq!(quieter.due(after(millis)), expected, "at {millis} ms");
-        }
-    }
 
     const ERROR: &[u8] = br#"{"error":{"code":"Forbidden","message":"no access"},"status":403}"#;
     const INVALID: &[u8] = b"{\"error\":\xff}";

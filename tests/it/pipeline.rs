@@ -382,3 +382,35 @@ fn retention_is_applied_while_running() {
         running.join().unwrap().unwrap();
     });
 }
+
+/// Brokers that cannot be reached make librdkafka report many times a second; errwatch says
+/// so once a period, with the count of what it held back, through its own log and librdkafka's.
+#[test]
+fn an_unreachable_cluster_is_reported_once_a_period() {
+    let database = TestDatabase::new("unreachable_brokers");
+    let environment = [
+        ("ERRWATCH_KAFKA_BROKERS", "127.0.0.1:9"),
+        ("ERRWATCH_KAFKA_TOPICS", "nowhere"),
+        ("ERRWATCH_HTTP_ADDR", "127.0.0.1:0"),
+    ];
+    let errwatch = Errwatch::run_with(&database, &environment);
+    // The second report of the same failure comes a period after the first, with a count.
+    let all_down = "All broker connections are down";
+    errwatch.wait_for_log(all_down, 2, Duration::from_secs(40));
+    let log = errwatch.log();
+    assert!(
+        log.lines().filter(|line| line.contains(all_down)).all(|line| line.contains("repeated=")),
+        "every report goes through errwatch's pace: {log}"
+    );
+    assert!(!log.contains("ERROR librdkafka"), "none bypasses it: {log}");
+    let reports: Vec<&str> =
+        log.lines().filter(|line| line.contains(all_down) && line.contains("kafka client error")).collect();
+    let held_back: u64 = reports
+        .get(1)
+        .and_then(|line| line.split("repeated=").nth(1))
+        .and_then(|count| count.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_default();
+    assert!(held_back > 0, "the second report counts the ones held back: {log}");
+    assert!(log.lines().count() < 40, "a few lines, not hundreds: {log}");
+}

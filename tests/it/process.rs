@@ -55,6 +55,14 @@ impl Errwatch {
         Self::spawn(command, "consuming")
     }
 
+    /// `errwatch run` with the environment given (brokers and topics among it), once it says
+    /// it is consuming.
+    pub fn run_with(database: &TestDatabase, environment: &[(&str, &str)]) -> Errwatch {
+        let mut command = errwatch_command(database, &crate::clickhouse::url());
+        command.arg("run").envs(environment.iter().copied());
+        Self::spawn(command, "consuming")
+    }
+
     /// `errwatch serve` over `database` on the server at `url`.
     pub fn serve(database: &TestDatabase, url: &str) -> Errwatch {
         Self::serve_with(database, url, &[])

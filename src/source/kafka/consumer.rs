@@ -15,7 +15,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use tracing::{info, warn};
 
-use super::{KafkaSettings, Partition, SourceError};
+use super::{ClientLog, KafkaSettings, Partition, SourceError};
 
 /// What the pipeline does when partitions come and go.
 pub trait Rebalancing: Send + Sync {
@@ -72,6 +72,7 @@ struct Context {
     rebalancing: Arc<dyn Rebalancing>,
     /// Per partition, messages behind its end, as of the latest statistics.
     lags: Mutex<Vec<(String, i32, i64)>>,
+    log: ClientLog,
 }
 
 impl ClientContext for Context {
@@ -93,7 +94,11 @@ impl ClientContext for Context {
     }
 
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        super::log(level, facility, message);
+        self.log.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(&error, reason);
     }
 }
 
@@ -197,7 +202,7 @@ impl KafkaSource {
             config.set(key, value);
         }
         let consumer: BaseConsumer<Context> = config
-            .create_with_context(Context { rebalancing, lags: Mutex::new(Vec::new()) })
+            .create_with_context(Context { rebalancing, lags: Mutex::new(Vec::new()), log: ClientLog::default() })
             .map_err(SourceError::Settings)?;
         let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
         consumer

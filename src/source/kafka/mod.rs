@@ -17,6 +17,10 @@ pub use consumer::{KafkaRecord, KafkaSource, Rebalancing};
 pub use local::LocalCluster;
 pub use producer::KafkaProducer;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use tracing::warn;
@@ -75,12 +79,112 @@ pub enum SourceError {
 }
 
 /// librdkafka's own log lines, at errwatch's levels: its errors as warnings (it retries by
-/// itself), the rest for debugging.
-fn log(level: RDKafkaLogLevel, facility: &str, message: &str) {
-    match level {
-        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-            warn!(facility, message, "kafka client error")
+/// itself, and an unreachable cluster reports itself many times a second, so each facility's
+/// warnings go out at most once a period, with the count held back), the rest for debugging.
+#[derive(Debug, Default)]
+struct ClientLog {
+    /// Per facility (a small fixed set of librdkafka's names), its warnings' pace.
+    paces: Mutex<HashMap<String, Quieter>>,
+}
+
+impl ClientLog {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                if let Some(repeated) = self.admit(facility, Instant::now()) {
+                    warn!(facility, message, repeated, "kafka client error");
+                }
+            }
+            _ => tracing::debug!(facility, message, "kafka client"),
         }
-        _ => tracing::debug!(facility, message, "kafka client"),
+    }
+
+    /// An error librdkafka reports for the whole client (all brokers down, a transport
+    /// failure), paced by its code like log lines by their facility.
+    fn error(&self, error: &KafkaError, reason: &str) {
+        let kind = error.rdkafka_error_code().map_or_else(|| "other".to_owned(), |code| format!("{code:?}"));
+        if let Some(repeated) = self.admit(&kind, Instant::now()) {
+            warn!(%error, reason, repeated, "kafka client error");
+        }
+    }
+
+    /// Whether a warning of `facility` at `now` goes out, with how many of its kind were held
+    /// back since the last that did.
+    fn admit(&self, facility: &str, now: Instant) -> Option<u64> {
+        let mut paces = self.paces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match paces.get_mut(facility) {
+            Some(pace) => pace.due(now),
+            None => paces.entry(facility.to_owned()).or_default().due(now),
+        }
+    }
+}
+
+/// At most one log line a period, and how many were held back meanwhile: for failures that
+/// repeat many times a second while they last.
+#[derive(Debug, Default)]
+pub struct Quieter {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Quieter {
+    pub const EVERY: Duration = Duration::from_secs(10);
+
+    pub fn new() -> Quieter {
+        Quieter::default()
+    }
+
+    /// Whether a line at `now` goes out, with how many were held back since the last one
+    /// that did; none while the period since that one runs.
+    pub fn due(&mut self, now: Instant) -> Option<u64> {
+        if self.last.is_some_and(|last| now.saturating_duration_since(last) < Self::EVERY) {
+            self.held_back += 1;
+            return None;
+        }
+        let held_back = self.held_back;
+        self.last = Some(now);
+        self.held_back = 0;
+        Some(held_back)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_goes_out_once_a_period_counting_the_ones_held_back() {
+        let start = Instant::now();
+        let mut quieter = Quieter::new();
+        let after = |millis: u64| start + Duration::from_millis(millis);
+        let every = u64::try_from(Quieter::EVERY.as_millis()).unwrap_or_default();
+        let steps = [
+            (0, Some(0)),
+            (1, None),
+            (every - 1, None),
+            (every, Some(2)),
+            (every + 5, None),
+            (3 * every, Some(1)),
+            (4 * every, Some(0)),
+        ];
+        for (millis, expected) in steps {
+            assert_eq!(quieter.due(after(millis)), expected, "at {millis} ms");
+        }
+    }
+
+    #[test]
+    fn the_client_log_paces_each_facility_apart() {
+        let log = ClientLog::default();
+        let start = Instant::now();
+        let check = |facility: &str, millis: u64, expected: Option<u64>| {
+            assert_eq!(log.admit(facility, start + Duration::from_millis(millis)), expected, "{facility} at {millis}");
+        };
+        check("FAIL", 0, Some(0));
+        for millis in 1..=480 {
+            check("FAIL", millis, None);
+        }
+        check("ERROR", 500, Some(0));
+        check("FAIL", 10_000, Some(480));
+        check("ERROR", 10_500, Some(0));
     }
 }

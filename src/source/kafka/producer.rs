@@ -10,18 +10,23 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use tracing::warn;
 
-use super::SourceError;
+use super::{ClientLog, SourceError};
 
 /// Counts what the brokers refused, from librdkafka's delivery reports.
 #[derive(Default)]
 struct Deliveries {
     failed: std::sync::atomic::AtomicU64,
     first_error: Mutex<Option<String>>,
+    log: ClientLog,
 }
 
 impl ClientContext for Deliveries {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        super::log(level, facility, message);
+        self.log.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(&error, reason);
     }
 }
 
