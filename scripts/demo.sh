@@ -14,7 +14,9 @@ if [[ -z "${ERRWATCH_CLICKHOUSE_URL:-}" ]]; then
 fi
 echo "demo.sh: using ClickHouse at $ERRWATCH_CLICKHOUSE_URL" >&2
 
-echo "demo.sh: building errwatch (release; the first build takes a few minutes)" >&2
-cargo build --release --quiet --bin errwatch
+# Cargo's own progress is shown: the first release build compiles librdkafka and about 200
+# crates, which took 10 minutes on a 2-core machine here; later builds take seconds.
+echo "demo.sh: building errwatch in release mode (the first build: about 10 minutes on 2 cores)" >&2
+cargo build --release --bin errwatch
 
 exec "${CARGO_TARGET_DIR:-target}/release/errwatch" demo "$@"
