@@ -37,7 +37,6 @@ pub struct Metrics {
     records_error: IntCounter,
     records_not_error: IntCounter,
     records_quarantined: IntCounter,
-    resident_memory: IntGauge,
     sink_rows: IntCounterVec,
     sink_inserts: IntCounterVec,
     sink_insert_failures: IntCounterVec,
@@ -147,8 +146,6 @@ impl Metrics {
                 "1 while reading a backlog (records over 2 minutes old, and for a minute after): error rates then reflect the past",
             )
             .unwrap_or_else(|_| unreachable_metric()),
-            resident_memory: IntGauge::new("process_resident_memory_bytes", "Resident memory size in bytes")
-                .unwrap_or_else(|_| unreachable_metric()),
             services: ServiceLabels::new(service_cap),
             registry,
         };
@@ -168,6 +165,9 @@ impl Metrics {
             }
         }
         let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
+            // The standard process_* series (memory, CPU, open files, threads, start time),
+            // read from /proc at each scrape.
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
             Box::new(build_info),
             Box::new(metrics.api_errors.clone()),
             Box::new(metrics.api_calls.clone()),
@@ -185,7 +185,6 @@ impl Metrics {
             Box::new(metrics.consumer_lag.clone()),
             Box::new(metrics.partitions_assigned.clone()),
             Box::new(metrics.catching_up.clone()),
-            Box::new(metrics.resident_memory.clone()),
         ];
         for collector in collectors {
             if let Err(error) = metrics.registry.register(collector) {
@@ -252,11 +251,10 @@ impl Metrics {
         let mut snapshot = Snapshot::default();
         for family in self.registry.gather() {
             for metric in family.get_metric() {
-                let label = |name: &str| {
-                    metric.get_label().iter().find(|pair| pair.get_name() == name).map(|pair| pair.get_value())
-                };
+                let label =
+                    |name: &str| metric.get_label().iter().find(|pair| pair.name() == name).map(|pair| pair.value());
                 let counter = metric.get_counter().get_value() as u64;
-                match family.get_name() {
+                match family.name() {
                     "errwatch_records_total" => snapshot.records += counter,
                     "errwatch_api_errors_total" => {
                         let category = label("category").unwrap_or_default().to_owned();
@@ -279,9 +277,6 @@ impl Metrics {
 
     /// Every metric in Prometheus's text format.
     pub fn render(&self) -> String {
-        if let Some(bytes) = resident_memory_bytes() {
-            self.resident_memory.set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        }
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(%error, "cannot encode the metrics");
@@ -400,14 +395,6 @@ impl ServiceLabels {
     }
 }
 
-/// VmRSS from /proc/self/status.
-pub fn resident_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +407,25 @@ mod tests {
     /// The value of one sample line of the text format, by its name and labels as written.
     fn sample(metrics: &Metrics, series: &str) -> Option<f64> {
         metrics.render().lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn the_standard_process_series_are_exported() {
+        let rendered = Metrics::new(4).render();
+        let value = |series: &str| {
+            rendered
+                .lines()
+                .find(|line| line.split(' ').next() == Some(series))
+                .and_then(|line| line.rsplit(' ').next())
+                .and_then(|value| value.parse::<f64>().ok())
+        };
+        for series in
+            ["process_resident_memory_bytes", "process_open_fds", "process_threads", "process_start_time_seconds"]
+        {
+            assert!(value(series).is_some_and(|value| value > 0.0), "{series} missing or zero in:\n{rendered}");
+        }
+        // A process this young may not have used a whole tick of CPU yet.
+        assert!(value("process_cpu_seconds_total").is_some(), "{rendered}");
     }
 
     #[test]
