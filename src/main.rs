@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    app::init_logging(parsed.log.as_deref());
+    app::init_logging(&parsed.log, parsed.log_format);
     match execute(parsed) {
         Ok(code) => code,
         Err(error) if app::is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -47,6 +47,10 @@ fn execute(parsed: Parsed) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => succeeded(app::serve::command(args.clickhouse.settings(), &args.http.settings()?)),
         Command::Generate(args) => succeeded(app::generate::command(&args.settings()?)),
+        Command::Completions(args) => {
+            cli::write_completions(args.shell, &mut io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => {
             let options = args.options()?;
             succeeded(app::demo::command(args.clickhouse.settings(), &args.http.settings()?, options))

@@ -47,18 +47,37 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Log lines on standard error, at the level `directives` asks for (`debug`,
-/// `errwatch=trace`, ...), `info` by default.
-pub fn init_logging(directives: Option<&str>) {
-    let filter = directives
-        .and_then(|directives| tracing_subscriber::EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
-        .with_target(false)
-        .init();
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line of text, for people.
+    Text,
+    /// One JSON object a line (time, level, message and fields), for log pipelines.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format {text:?}; use text or json")),
+        }
+    }
+}
+
+/// Log lines on standard error, the ones `directives` lets through (`debug`,
+/// `info,errwatch=trace`, ...; `info` when they cannot be read), in `format`.
+pub fn init_logging(directives: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => lines.with_ansi(io::IsTerminal::is_terminal(&io::stderr())).init(),
+        LogFormat::Json => lines.json().flatten_event(true).init(),
+    }
 }
 
 /// One line for the user, with what to do next where we know it.

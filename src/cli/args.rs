@@ -12,7 +12,7 @@ use crate::app::demo::DemoOptions;
 use crate::app::generate::GenerateSettings;
 use crate::app::ingest::{IngestOptions, Progress};
 use crate::app::run::RunSettings;
-use crate::app::HttpSettings;
+use crate::app::{HttpSettings, LogFormat};
 use crate::extract::Limits;
 use crate::http::Access;
 use crate::metrics::DEFAULT_SERVICE_CAP;
@@ -36,6 +36,15 @@ pub struct Cli {
     /// [librdkafka] table holds librdkafka settings; flags and the environment win over it
     #[arg(long, value_name = "FILE", env = "ERRWATCH_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+
+    /// Which log lines to write: a level (error, warn, info, debug, trace) or filter
+    /// directives such as `info,errwatch=debug`
+    #[arg(long, value_name = "FILTER", env = "ERRWATCH_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log lines as text for people, or as JSON objects, one a line, for log pipelines
+    #[arg(long, value_name = "FORMAT", env = "ERRWATCH_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,6 +76,10 @@ pub enum Command {
     /// Write realistic synthetic client logs to standard output or Kafka, for demos and load tests
     #[command(long_about = GENERATE_ABOUT, after_help = GENERATE_EXAMPLES)]
     Generate(GenerateArgs),
+
+    /// Print a shell's completion script for errwatch: bash, zsh, fish, elvish or powershell
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
 
     /// Try errwatch on one machine: generated traffic through a local Kafka into ClickHouse
     #[command(long_about = DEMO_ABOUT, after_help = DEMO_EXAMPLES)]
@@ -128,6 +141,13 @@ impl ClickHouseArgs {
             compression: self.compression,
         }
     }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(clap::Args, Debug)]

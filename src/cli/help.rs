@@ -62,6 +62,12 @@ Examples:
   ERRWATCH_KAFKA_BROKERS=kafka:9092 ERRWATCH_KAFKA_TOPICS=mde-client-logs errwatch run
   ./scripts/demo.sh                          # everything on one machine, to try it";
 
+pub const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  errwatch completions bash > ~/.local/share/bash-completion/completions/errwatch
+  errwatch completions zsh > \"${fpath[1]}/_errwatch\"
+  errwatch completions fish > ~/.config/fish/completions/errwatch.fish";
+
 pub const INGEST_ABOUT: &str = "\
 Store the API errors of log files (plain or gzip) or standard input in ClickHouse.
 

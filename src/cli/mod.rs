@@ -23,31 +23,32 @@ pub use config::ConfigFile;
 
 #[cfg(test)]
 use crate::app::run::RunSettings;
+use crate::app::LogFormat;
 
 /// The command asked for, with what the configuration file adds beside its flags.
 #[derive(Debug)]
 pub struct Parsed {
     pub command: Command,
-    /// The log level's directives (`ERRWATCH_LOG`, or `log` in the file).
-    pub log: Option<String>,
+    /// Which log lines to write, as filter directives.
+    pub log: String,
+    pub log_format: LogFormat,
     /// The file's `[librdkafka]` table, which goes ahead of `--kafka-option`s.
     pub kafka_options: Vec<(String, String)>,
     /// For `run --print-config`: the effective settings as a configuration file.
     pub effective_config: Option<String>,
 }
 
-/// The variable of the log level, the one setting that is not a flag.
-const LOG_VARIABLE: &str = "ERRWATCH_LOG";
-
 /// Parses the process's arguments. Mistakes in the arguments end the process as clap does
 /// (usage on standard error, exit 2); a configuration file that cannot be used is an error.
 pub fn parse(arguments: Vec<OsString>) -> anyhow::Result<Parsed> {
     let mut command = Cli::command();
-    let file = match config::path_in(&arguments, std::env::var_os("ERRWATCH_CONFIG")) {
+    let file = match config::path_in(&arguments, std::env::var_os(CONFIG_VARIABLE)) {
         Some(path) => ConfigFile::read(&path, &settings_from_environment(&command))?,
         None => ConfigFile::default(),
     };
     command = with_defaults_from(command, &file);
+    // Built, so that the global flags (the log's) are among every command's.
+    command.build();
     let matches = command.clone().get_matches_from(arguments);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let effective_config = match (&cli.command, matches.subcommand()) {
@@ -58,49 +59,59 @@ pub fn parse(arguments: Vec<OsString>) -> anyhow::Result<Parsed> {
     };
     Ok(Parsed {
         command: cli.command,
-        log: std::env::var(LOG_VARIABLE).ok().or_else(|| file.value(LOG_VARIABLE).map(str::to_owned)),
+        log: cli.log,
+        log_format: cli.log_format,
         kafka_options: file.librdkafka,
         effective_config,
     })
 }
 
-/// Every `ERRWATCH_*` variable some command reads a setting from, sorted: the flags' and the
-/// log level's. A configuration file's keys stand for these.
+/// Every `ERRWATCH_*` variable some flag reads a setting from, sorted: a configuration file's
+/// keys stand for these (but for the file's own).
 fn settings_from_environment(command: &clap::Command) -> Vec<String> {
     let mut variables: Vec<String> = command
-        .get_subcommands()
-        .flat_map(clap::Command::get_arguments)
+        .get_arguments()
+        .chain(command.get_subcommands().flat_map(clap::Command::get_arguments))
         .filter_map(|argument| argument.get_env()?.to_str().map(str::to_owned))
-        .chain([LOG_VARIABLE.to_owned()])
-        .filter(|variable| variable.starts_with("ERRWATCH_") && variable != "ERRWATCH_CONFIG")
+        .filter(|variable| variable.starts_with("ERRWATCH_") && variable != CONFIG_VARIABLE)
         .collect();
     variables.sort();
     variables.dedup();
     variables
 }
 
-/// The command with the file's values as the defaults of the flags they stand for. A value
-/// from the file satisfies a required flag, and a secret's stays out of `--help`.
-fn with_defaults_from(mut command: clap::Command, file: &ConfigFile) -> clap::Command {
+/// The command with the file's values as the defaults of the flags they stand for, its own
+/// and its subcommands'. A value from the file satisfies a required flag, and a secret's
+/// stays out of `--help`.
+fn with_defaults_from(command: clap::Command, file: &ConfigFile) -> clap::Command {
     let names: Vec<String> = command.get_subcommands().map(|sub| sub.get_name().to_owned()).collect();
-    for name in names {
-        command = command.mut_subcommand(name, |subcommand| {
-            let defaults: Vec<(clap::Id, String)> = subcommand
-                .get_arguments()
-                .filter_map(|argument| {
-                    let value = file.value(argument.get_env()?.to_str()?)?;
-                    Some((argument.get_id().clone(), value.to_owned()))
-                })
-                .collect();
-            defaults.into_iter().fold(subcommand, |subcommand, (id, value)| {
-                subcommand.mut_arg(id, |argument| {
-                    let secret = argument.is_hide_env_values_set();
-                    argument.default_value(value).required(false).hide_default_value(secret)
-                })
-            })
-        });
-    }
-    command
+    let command = defaults_of(command, file);
+    names.into_iter().fold(command, |command, name| command.mut_subcommand(name, |sub| defaults_of(sub, file)))
+}
+
+/// One command's flags with the file's values as their defaults.
+fn defaults_of(command: clap::Command, file: &ConfigFile) -> clap::Command {
+    let defaults: Vec<(clap::Id, String)> = command
+        .get_arguments()
+        .filter_map(|argument| {
+            let value = file.value(argument.get_env()?.to_str()?)?;
+            Some((argument.get_id().clone(), value.to_owned()))
+        })
+        .collect();
+    defaults.into_iter().fold(command, |command, (id, value)| {
+        command.mut_arg(id, |argument| {
+            let secret = argument.is_hide_env_values_set();
+            argument.default_value(value).required(false).hide_default_value(secret)
+        })
+    })
+}
+
+/// The variable naming the configuration file, which a file cannot set.
+const CONFIG_VARIABLE: &str = "ERRWATCH_CONFIG";
+
+/// `errwatch completions SHELL`: the shell's completion script for every command and flag.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "errwatch", out);
 }
 
 /// `errwatch run --print-config`: every setting of `subcommand` as it was decided (flag,
@@ -112,7 +123,11 @@ fn effective_config(subcommand: &clap::Command, matches: &clap::ArgMatches, file
     let mut lines: Vec<(String, String)> = subcommand
         .get_arguments()
         .filter_map(|argument| {
-            let key = argument.get_env()?.to_str()?.strip_prefix("ERRWATCH_")?.to_ascii_lowercase();
+            let variable = argument.get_env()?.to_str()?;
+            if variable == CONFIG_VARIABLE {
+                return None;
+            }
+            let key = variable.strip_prefix("ERRWATCH_")?.to_ascii_lowercase();
             let line = match matches.get_raw(argument.get_id().as_str()) {
                 None => format!("# {key} is not set"),
                 Some(_) if argument.is_hide_env_values_set() => format!("# {key} is set, not shown"),

@@ -152,3 +152,42 @@ fn help_shows_examples_the_configuration_file_and_no_false_requirements() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim_end(), "errwatch: no topics to consume: set ERRWATCH_KAFKA_TOPICS or --kafka-topics");
 }
+
+/// Log lines as JSON for log pipelines, from the flag or the configuration file.
+#[test]
+fn log_lines_are_json_objects_when_asked() {
+    let path = std::env::temp_dir().join(format!("errwatch-log-format-{}.toml", std::process::id()));
+    std::fs::write(&path, "log_format = \"json\"\n").unwrap();
+    let from_flag = ["--log-format", "json"];
+    let from_file = ["--config", path.to_str().unwrap()];
+    for arguments in [&from_flag[..], &from_file[..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_errwatch"))
+            .env_clear()
+            .args(["generate", "--count", "3", "--seed", "1"])
+            .args(arguments)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let lines: Vec<serde_json::Value> = stderr
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+            .collect();
+        let generated = lines.iter().find(|line| line["message"] == "generated").unwrap_or_else(|| panic!("{stderr}"));
+        assert_eq!(generated["records"], 3, "{stderr}");
+        assert_eq!(generated["level"], "INFO", "{stderr}");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn completions_name_the_commands_and_their_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_errwatch")).args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        for word in ["ingest", "lookup", "kafka-topics", "clickhouse-url", "log-format"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+}
