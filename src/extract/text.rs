@@ -356,7 +356,8 @@ pub fn reads_as(name: &[u8], compared: &[u8]) -> bool {
     // Dropping separators only shortens a name, and `compared` has none: a name of the same
     // length reads as it only when equal but for case, which is the usual case and the cheap one.
     if name.len() <= compared.len() {
-        return name.eq_ignore_ascii_case(compared);
+        return name.len() == compared.len()
+            && name.iter().zip(compared).all(|(&byte, &wanted)| byte.to_ascii_lowercase() == wanted);
     }
     let mut compared = compared.iter();
     for &byte in name {
