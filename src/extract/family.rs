@@ -78,14 +78,14 @@ pub struct Shape {
     pub answered_by: &'static str,
     pub recognition: Recognition,
     /// The body's field holding the code.
-    pub code: Option<&'static str>,
+    pub code: Option<Field>,
     /// The body's field holding the message: text, or an object whose `value` is the text.
-    pub message: Option<&'static str>,
+    pub message: Option<Field>,
     /// Where the family's own correlation id sits.
     pub id: IdFields,
     /// A list of codes beside the code (the token endpoint's numeric `error_codes`): inner
     /// codes of the envelope.
-    pub code_list: Option<&'static str>,
+    pub code_list: Option<Field>,
     pub implied_status: Option<ImpliedStatus>,
 }
 
@@ -98,9 +98,9 @@ pub enum Recognition {
     /// `prefix` segment when one is given (`odata.error`) and after anything otherwise. A key
     /// with a family's prefix is that family's before it is any other's; otherwise the first
     /// family in [`Family::ALL`] whose needs the object meets wins.
-    Object { prefix: Option<&'static str>, key: &'static str, needs: &'static [Need] },
+    Object { prefix: Option<Field>, key: Field, needs: &'static [Need] },
     /// The object itself, when its code field holds text beside one of these fields.
-    Flat { beside_any_of: &'static [&'static str] },
+    Flat { beside_any_of: &'static [Field] },
     /// No body at all: only a status says the call failed.
     NoBody,
 }
@@ -111,19 +111,19 @@ pub enum Need {
     /// The code field holds a code: text that is not blank, or a number.
     Code,
     /// This field holds a GUID.
-    Guid(&'static str),
+    Guid(Field),
     /// This field is there, whatever it holds.
-    Field(&'static str),
+    Field(Field),
 }
 
 /// Where a family's own correlation id sits; the first GUID found is it.
 #[derive(Debug)]
 pub enum IdFields {
     /// These fields of the body, in this order.
-    Body(&'static [&'static str]),
+    Body(&'static [Field]),
     /// These fields of the objects chained under `link`: the body's `link`, that one's `link`,
     /// and so on; each name is looked for along the whole chain before the next name.
-    Chain { link: &'static str, names: &'static [&'static str] },
+    Chain { link: Field, names: &'static [Field] },
 }
 
 /// A status that follows from the body alone.
@@ -141,13 +141,83 @@ impl ImpliedStatus {
     }
 }
 
+/// A field name a family looks for: as the API writes it, for people, and as the walk compares
+/// it (lowercase, without `_`, `-` or spaces), worked out once when the program is built rather
+/// than on every comparison.
+#[derive(Clone, Copy)]
+pub struct Field {
+    written: &'static str,
+    compared: [u8; MAX_FIELD_NAME],
+    compared_length: usize,
+}
+
+/// The longest name a family looks for, as compared.
+const MAX_FIELD_NAME: usize = 24;
+
+impl Field {
+    // Called only in the constants and statics of this module, so the index below is checked
+    // when the program is built: a name too long fails the build, not a run.
+    #[allow(clippy::indexing_slicing)]
+    const fn new(written: &'static str) -> Field {
+        let bytes = written.as_bytes();
+        let mut compared = [0_u8; MAX_FIELD_NAME];
+        let mut compared_length = 0;
+        let mut index = 0;
+        while index < bytes.len() {
+            let byte = bytes[index];
+            if !matches!(byte, b'_' | b'-' | b' ') {
+                compared[compared_length] = byte.to_ascii_lowercase();
+                compared_length += 1;
+            }
+            index += 1;
+        }
+        Field { written, compared, compared_length }
+    }
+
+    /// The name as the API writes it.
+    pub fn written(&self) -> &'static str {
+        self.written
+    }
+
+    fn compared(&self) -> &[u8] {
+        self.compared.get(..self.compared_length).unwrap_or_default()
+    }
+
+    /// Whether a field name, as written in a record, reads as this one.
+    #[inline]
+    fn is(&self, name: &[u8]) -> bool {
+        text::reads_as(name, self.compared())
+    }
+
+    /// Whether a normalised field name is this one.
+    fn is_normalised(&self, name: &NameBuffer) -> bool {
+        name.as_bytes() == self.compared()
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.written)
+    }
+}
+
+impl std::fmt::Debug for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.written)
+    }
+}
+
 static MDE: Shape = Shape {
     name: "mde",
     answered_by: "Defender for Endpoint",
-    recognition: Recognition::Object { prefix: None, key: "error", needs: &[Need::Code, Need::Guid("target")] },
-    code: Some("code"),
-    message: Some("message"),
-    id: IdFields::Body(&["target"]),
+    recognition: Recognition::Object {
+        prefix: None,
+        key: Field::new("error"),
+        needs: &[Need::Code, Need::Guid(Field::new("target"))],
+    },
+    code: Some(Field::new("code")),
+    message: Some(Field::new("message")),
+    id: IdFields::Body(&[Field::new("target")]),
     code_list: None,
     implied_status: None,
 };
@@ -155,10 +225,17 @@ static MDE: Shape = Shape {
 static GRAPH: Shape = Shape {
     name: "graph",
     answered_by: "Microsoft Graph",
-    recognition: Recognition::Object { prefix: None, key: "error", needs: &[Need::Field("innerError")] },
-    code: Some("code"),
-    message: Some("message"),
-    id: IdFields::Chain { link: "innerError", names: &["request-id", "client-request-id"] },
+    recognition: Recognition::Object {
+        prefix: None,
+        key: Field::new("error"),
+        needs: &[Need::Field(Field::new("innerError"))],
+    },
+    code: Some(Field::new("code")),
+    message: Some(Field::new("message")),
+    id: IdFields::Chain {
+        link: Field::new("innerError"),
+        names: &[Field::new("request-id"), Field::new("client-request-id")],
+    },
     code_list: None,
     implied_status: None,
 };
@@ -166,9 +243,9 @@ static GRAPH: Shape = Shape {
 static REST: Shape = Shape {
     name: "rest",
     answered_by: "Azure Resource Manager and other REST-guidelines APIs",
-    recognition: Recognition::Object { prefix: None, key: "error", needs: &[Need::Code] },
-    code: Some("code"),
-    message: Some("message"),
+    recognition: Recognition::Object { prefix: None, key: Field::new("error"), needs: &[Need::Code] },
+    code: Some(Field::new("code")),
+    message: Some(Field::new("message")),
     // Its `target` names a parameter, not a call.
     id: IdFields::Body(&[]),
     code_list: None,
@@ -178,10 +255,10 @@ static REST: Shape = Shape {
 static ODATA_V3: Shape = Shape {
     name: "odata_v3",
     answered_by: "Azure AD Graph (OData v3)",
-    recognition: Recognition::Object { prefix: Some("odata"), key: "error", needs: &[] },
-    code: Some("code"),
-    message: Some("message"),
-    id: IdFields::Body(&["requestId"]),
+    recognition: Recognition::Object { prefix: Some(Field::new("odata")), key: Field::new("error"), needs: &[] },
+    code: Some(Field::new("code")),
+    message: Some(Field::new("message")),
+    id: IdFields::Body(&[Field::new("requestId")]),
     code_list: None,
     implied_status: None,
 };
@@ -189,11 +266,11 @@ static ODATA_V3: Shape = Shape {
 static AAD: Shape = Shape {
     name: "aad",
     answered_by: "the Azure AD token endpoint",
-    recognition: Recognition::Flat { beside_any_of: &["error_description", "error_codes"] },
-    code: Some("error"),
-    message: Some("error_description"),
-    id: IdFields::Body(&["correlation_id", "trace_id"]),
-    code_list: Some("error_codes"),
+    recognition: Recognition::Flat { beside_any_of: &[Field::new("error_description"), Field::new("error_codes")] },
+    code: Some(Field::new("error")),
+    message: Some(Field::new("error_description")),
+    id: IdFields::Body(&[Field::new("correlation_id"), Field::new("trace_id")]),
+    code_list: Some(Field::new("error_codes")),
     // The token endpoint answers 400 for every OAuth error but a client that failed to
     // authenticate, and its codes are not in Defender's table.
     implied_status: Some(ImpliedStatus { by_code: &[("invalid_client", 401)], otherwise: 400 }),
@@ -248,7 +325,7 @@ impl Family {
     pub fn describe(self) -> Description {
         let shape = self.shape();
         let path = shape.path();
-        let field = |name: Option<&str>| name.map_or(NOTHING.to_owned(), |name| format!("`{path}{name}`"));
+        let field = |name: Option<Field>| name.map_or(NOTHING.to_owned(), |name| format!("`{path}{name}`"));
         let mut code = field(shape.code);
         if let Some(list) = shape.code_list {
             code.push_str(&format!(", with `{path}{list}` as inner codes"));
@@ -279,11 +356,11 @@ impl Shape {
     fn recognised_by(&self) -> String {
         match self.recognition {
             Recognition::Object { prefix, key, needs } => {
-                let key = prefix.map_or(key.to_owned(), |prefix| format!("{prefix}.{key}"));
+                let key = prefix.map_or(key.to_string(), |prefix| format!("{prefix}.{key}"));
                 let needs: Vec<String> = needs
                     .iter()
                     .map(|need| match need {
-                        Need::Code => format!("`{}`", self.code.unwrap_or(NOTHING)),
+                        Need::Code => format!("`{}`", self.code.map_or(NOTHING, |code| code.written())),
                         Need::Guid(name) => format!("a GUID `{name}`"),
                         Need::Field(name) => format!("`{name}`"),
                     })
@@ -296,7 +373,11 @@ impl Shape {
             }
             Recognition::Flat { beside_any_of } => {
                 let beside: Vec<String> = beside_any_of.iter().map(|name| format!("`{name}`")).collect();
-                format!("`{}` as text, beside {}", self.code.unwrap_or(NOTHING), beside.join(" or "))
+                format!(
+                    "`{}` as text, beside {}",
+                    self.code.map_or(NOTHING, |code| code.written()),
+                    beside.join(" or ")
+                )
             }
             Recognition::NoBody => "no body, only an error status in a field or in the text".to_owned(),
         }
@@ -371,15 +452,35 @@ pub fn markdown_table() -> String {
 /// How an object holds an envelope.
 pub(super) enum Detected<'a, 'b> {
     /// The body is the object under the field at `key_index`.
-    Under { key_index: usize, family: Family, body: &'a Fields<'b> },
+    Under { key_index: usize, family: Family, body: &'a Fields<'b>, recognised: Recognised },
     /// The object itself is the body.
     Flat(Family),
 }
 
+/// What recognising a body already read in it, so that reading the body need not read it again.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Recognised {
+    /// The GUID a [`Need::Guid`] found, with its field.
+    guid: Option<(&'static Field, Guid)>,
+}
+
+impl Recognised {
+    /// The GUID of the body's field `name`, when recognition read it.
+    fn guid(&self, name: &Field) -> Option<Guid> {
+        self.guid.filter(|(field, _)| field.compared() == name.compared()).map(|(_, guid)| guid)
+    }
+}
+
+// `detect` keeps one bit per family.
+const _: () = assert!(Family::ALL.len() <= u32::BITS as usize);
+
 /// Which family's body an object holds, if any. Called for every object the walk meets.
+#[inline]
 pub(super) fn detect<'a, 'b>(object: &'a Fields<'b>) -> Option<Detected<'a, 'b>> {
-    let mut flat_code_seen = [false; Family::ALL.len()];
-    let mut flat_beside_seen = [false; Family::ALL.len()];
+    // Flat families whose code field, and whose other fields, were seen: one bit each, by
+    // their place in `Family::ALL`.
+    let mut flat_code_seen = 0_u32;
+    let mut flat_beside_seen = 0_u32;
     for (key_index, (key, value)) in object.iter().enumerate() {
         let key = key.as_bytes();
         let (prefix, last) = match key.iter().rposition(|&b| b == b'.') {
@@ -390,23 +491,27 @@ pub(super) fn detect<'a, 'b>(object: &'a Fields<'b>) -> Option<Detected<'a, 'b>>
             continue;
         }
         if let Node::Object(body) = value {
-            if let Some(family) = object_family(prefix, last, body) {
-                return Some(Detected::Under { key_index, family, body });
+            if let Some((family, recognised)) = object_family(prefix, last, body) {
+                return Some(Detected::Under { key_index, family, body, recognised });
             }
         }
-        let seen = flat_code_seen.iter_mut().zip(flat_beside_seen.iter_mut());
-        for (family, (code_seen, beside_seen)) in Family::ALL.iter().zip(seen) {
+        for (bit, family) in Family::ALL.iter().enumerate() {
             let shape = family.shape();
-            let Recognition::Flat { beside_any_of } = shape.recognition else { continue };
-            if shape.code.is_some_and(|code| text::reads_as(last, code)) {
-                *code_seen |= matches!(value, Node::Text(_));
-            } else if beside_any_of.iter().any(|field| text::reads_as(key, field)) {
-                *beside_seen = true;
+            let Recognition::Flat { beside_any_of } = &shape.recognition else { continue };
+            if shape.code.as_ref().is_some_and(|code| code.is(last)) {
+                if matches!(value, Node::Text(_)) {
+                    flat_code_seen |= 1 << bit;
+                }
+            } else if beside_any_of.iter().any(|field| field.is(key)) {
+                flat_beside_seen |= 1 << bit;
             }
         }
     }
-    let seen = flat_code_seen.into_iter().zip(flat_beside_seen);
-    Family::ALL.into_iter().zip(seen).find(|(_, seen)| *seen == (true, true)).map(|(family, _)| Detected::Flat(family))
+    let both_seen = flat_code_seen & flat_beside_seen;
+    if both_seen == 0 {
+        return None;
+    }
+    Family::ALL.get(both_seen.trailing_zeros() as usize).copied().map(Detected::Flat)
 }
 
 /// Every name recognition looks for starts with this letter, so that most keys are passed
@@ -423,20 +528,30 @@ fn may_be_recognised(name: &[u8]) -> bool {
 }
 
 /// The family whose body is `body`, under a key `prefix.last`.
-fn object_family(prefix: &[u8], last: &[u8], body: &Fields<'_>) -> Option<Family> {
-    let fits = |family: &Family, by_prefix: bool| {
+fn object_family(prefix: &[u8], last: &[u8], body: &Fields<'_>) -> Option<(Family, Recognised)> {
+    // A key with a family's prefix is that family's before it is any other's; most keys have
+    // no prefix, and no family's prefix is empty.
+    if !prefix.is_empty() {
+        let by_prefix = Family::ALL.into_iter().find_map(|family| {
+            let shape = family.shape();
+            let Recognition::Object { prefix: Some(wanted), key, needs } = &shape.recognition else { return None };
+            if !(wanted.is(prefix) && key.is(last)) {
+                return None;
+            }
+            shape.recognise(needs, body).map(|recognised| (family, recognised))
+        });
+        if by_prefix.is_some() {
+            return by_prefix;
+        }
+    }
+    Family::ALL.into_iter().find_map(|family| {
         let shape = family.shape();
-        let Recognition::Object { prefix: wanted, key, needs } = shape.recognition else { return false };
-        wanted.is_some() == by_prefix
-            && wanted.map_or(true, |wanted| text::reads_as(prefix, wanted))
-            && text::reads_as(last, key)
-            && needs.iter().all(|need| shape.meets(need, body))
-    };
-    Family::ALL
-        .iter()
-        .find(|family| fits(family, true))
-        .or_else(|| Family::ALL.iter().find(|family| fits(family, false)))
-        .copied()
+        let Recognition::Object { prefix: None, key, needs } = &shape.recognition else { return None };
+        if !key.is(last) {
+            return None;
+        }
+        shape.recognise(needs, body).map(|recognised| (family, recognised))
+    })
 }
 
 /// What a body says of its call.
@@ -448,32 +563,45 @@ pub(super) struct Said {
 }
 
 impl Shape {
-    fn meets(&self, need: &Need, body: &Fields<'_>) -> bool {
-        match need {
-            Need::Code => self.code.and_then(|code| get(body, code)).is_some_and(is_raw_code),
-            Need::Guid(name) => guid_in(body, name).is_some(),
-            Need::Field(name) => get(body, name).is_some(),
+    /// Whether a body meets all of the family's needs, with what checking them read.
+    fn recognise(&self, needs: &'static [Need], body: &Fields<'_>) -> Option<Recognised> {
+        let mut recognised = Recognised::default();
+        for need in needs {
+            match need {
+                Need::Code => {
+                    if !self.code.as_ref().and_then(|code| get(body, code)).is_some_and(is_raw_code) {
+                        return None;
+                    }
+                }
+                Need::Guid(name) => recognised.guid = Some((name, guid_in(body, name)?)),
+                Need::Field(name) => {
+                    get(body, name)?;
+                }
+            }
         }
+        Some(recognised)
     }
 
-    /// The code, message and id of a body of this family.
-    pub(super) fn read(&self, body: &Fields<'_>) -> Said {
-        let id = match self.id {
-            IdFields::Body(names) => names.iter().find_map(|name| guid_in(body, name)),
+    /// The code, message and id of a body of this family, given what recognising it read.
+    pub(super) fn read(&self, body: &Fields<'_>, recognised: Recognised) -> Said {
+        let id = match &self.id {
+            IdFields::Body(names) => {
+                names.iter().find_map(|name| recognised.guid(name).or_else(|| guid_in(body, name)))
+            }
             IdFields::Chain { link, names } => {
                 names.iter().find_map(|name| chain(body, link).find_map(|object| guid_in(object, name)))
             }
         };
         Said {
-            code: self.code.and_then(|code| get(body, code)).and_then(raw_code),
-            message: self.message.and_then(|message| get(body, message)).and_then(message_text),
+            code: self.code.as_ref().and_then(|code| get(body, code)).and_then(raw_code),
+            message: self.message.as_ref().and_then(|message| get(body, message)).and_then(message_text),
             id,
         }
     }
 
     /// The codes of the body's code list, as written.
     pub(super) fn code_list<'a, 'b>(&self, body: &'a Fields<'b>) -> &'a [Node<'b>] {
-        match self.code_list.and_then(|list| get(body, list)) {
+        match self.code_list.as_ref().and_then(|list| get(body, list)) {
             Some(Node::Array(codes)) => codes,
             _ => &[],
         }
@@ -482,15 +610,12 @@ impl Shape {
     /// Whether a field (its normalised name) is one the family reads itself: the walk passes
     /// over such fields of a flat body.
     pub(super) fn reads_field(&self, name: &NameBuffer) -> bool {
-        [self.code, self.message, self.code_list]
-            .into_iter()
-            .flatten()
-            .any(|field| text::reads_as(name.as_bytes(), field))
+        [&self.code, &self.message, &self.code_list].into_iter().flatten().any(|field| field.is_normalised(name))
     }
 }
 
 /// The objects chained under `link`, from the body's own.
-fn chain<'a, 'b>(body: &'a Fields<'b>, link: &'static str) -> impl Iterator<Item = &'a Fields<'b>> {
+fn chain<'a, 'b>(body: &'a Fields<'b>, link: &'a Field) -> impl Iterator<Item = &'a Fields<'b>> {
     std::iter::successors(get(body, link).and_then(Node::as_object), move |object| {
         get(object, link).and_then(Node::as_object)
     })
@@ -498,11 +623,12 @@ fn chain<'a, 'b>(body: &'a Fields<'b>, link: &'static str) -> impl Iterator<Item
 }
 
 /// The value of the first field whose name reads as `name`.
-pub(super) fn get<'a, 'b>(object: &'a Fields<'b>, name: &str) -> Option<&'a Node<'b>> {
-    object.iter().find(|(key, _)| text::reads_as(key.as_bytes(), name)).map(|(_, value)| value)
+#[inline]
+pub(super) fn get<'a, 'b>(object: &'a Fields<'b>, name: &Field) -> Option<&'a Node<'b>> {
+    object.iter().find(|(key, _)| name.is(key.as_bytes())).map(|(_, value)| value)
 }
 
-fn guid_in(object: &Fields<'_>, name: &str) -> Option<Guid> {
+fn guid_in(object: &Fields<'_>, name: &Field) -> Option<Guid> {
     get(object, name).and_then(Node::as_str).and_then(Guid::parse)
 }
 
@@ -524,11 +650,14 @@ pub(super) fn raw_code(value: &Node<'_>) -> Option<String> {
     }
 }
 
+/// The field of OData's message object holding the text.
+const MESSAGE_VALUE: Field = Field::new("value");
+
 /// A message: a string, or OData's `{"lang": ..., "value": ...}`.
 fn message_text(value: &Node<'_>) -> Option<String> {
     match value {
         Node::Text(text) => Some(text.to_string()),
-        Node::Object(fields) => get(fields, "value").and_then(Node::as_str).map(str::to_owned),
+        Node::Object(fields) => get(fields, &MESSAGE_VALUE).and_then(Node::as_str).map(str::to_owned),
         _ => None,
     }
 }
@@ -544,10 +673,10 @@ mod tests {
         for family in Family::ALL {
             let shape = family.shape();
             match shape.recognition {
-                Recognition::Object { key, .. } => names.push((family, key)),
+                Recognition::Object { key, .. } => names.push((family, key.written())),
                 Recognition::Flat { beside_any_of } => {
-                    names.extend(shape.code.map(|code| (family, code)));
-                    names.extend(beside_any_of.iter().map(|name| (family, *name)));
+                    names.extend(shape.code.map(|code| (family, code.written())));
+                    names.extend(beside_any_of.iter().map(|name| (family, name.written())));
                 }
                 Recognition::NoBody => {}
             }
@@ -632,7 +761,7 @@ mod tests {
         #[track_caller]
         fn check(family: Family, body: &str, expected: (Option<&str>, Option<&str>, Option<&str>)) {
             let parsed = json::parse(body).unwrap();
-            let said = family.shape().read(parsed.as_object().unwrap());
+            let said = family.shape().read(parsed.as_object().unwrap(), Recognised::default());
             let id = said.id.map(|id| id.to_string());
             assert_eq!((said.code.as_deref(), said.message.as_deref(), id.as_deref()), expected, "{family:?}: {body}");
         }
@@ -657,6 +786,59 @@ mod tests {
     }
 
     #[test]
+    fn field_names_read_as_written_in_any_case_and_separation() {
+        #[track_caller]
+        fn check(field: Field, name: &str, expected: bool) {
+            assert_eq!(field.is(name.as_bytes()), expected, "{name} as {field}");
+        }
+        check(Field::new("innerError"), "innererror", true);
+        check(Field::new("innerError"), "InnerError", true);
+        check(Field::new("request-id"), "requestId", true);
+        check(Field::new("requestId"), "request-id", true);
+        check(Field::new("error_description"), "Error-Description", true);
+        check(Field::new("errorDescription"), "error description", true);
+        check(Field::new("error"), "errors", false);
+        check(Field::new("error"), "erro", false);
+        check(Field::new("error"), "odata.error", false);
+        check(Field::new("error"), "", false);
+        check(Field::new("request-id"), "requestid2", false);
+    }
+
+    #[test]
+    fn what_recognition_read_is_used_only_for_its_own_field() {
+        static SHAPE: Shape = Shape {
+            name: "test",
+            answered_by: "a test",
+            recognition: Recognition::Object {
+                prefix: None,
+                key: Field::new("error"),
+                needs: &[Need::Guid(Field::new("target"))],
+            },
+            code: None,
+            message: None,
+            id: IdFields::Body(&[Field::new("requestId"), Field::new("target")]),
+            code_list: None,
+            implied_status: None,
+        };
+        #[track_caller]
+        fn check(body: &str, expected: Option<&str>) {
+            let parsed = json::parse(body).unwrap();
+            let body = parsed.as_object().unwrap();
+            let Recognition::Object { needs, .. } = &SHAPE.recognition else { unreachable!() };
+            let recognised = SHAPE.recognise(needs, body).unwrap();
+            assert!(recognised.guid.is_some(), "{body:?}");
+            let read = SHAPE.read(body, recognised).id.map(|id| id.to_string());
+            assert_eq!(read, SHAPE.read(body, Recognised::default()).id.map(|id| id.to_string()), "{body:?}");
+            assert_eq!(read.as_deref(), expected, "{body:?}");
+        }
+        const GUID: &str = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        const OTHER: &str = "6f1a2e7c-0d3b-4c5e-9f8a-1b2c3d4e5f60";
+        check(&format!(r#"{{"request_id":"{GUID}","target":"{OTHER}"}}"#), Some(GUID));
+        check(&format!(r#"{{"requestId":"not a guid","Target":"{OTHER}"}}"#), Some(OTHER));
+        check(&format!(r#"{{"target":"{OTHER}"}}"#), Some(OTHER));
+    }
+
+    #[test]
     fn a_chain_is_followed_so_far() {
         const GUID: &str = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
         let nested = |links: usize| {
@@ -664,7 +846,9 @@ mod tests {
             let chain = (1..links).fold(inner, |inner, _| format!(r#"{{"innerError":{inner}}}"#));
             format!(r#"{{"innerError":{chain}}}"#)
         };
-        let read = |body: &str| Family::Graph.shape().read(json::parse(body).unwrap().as_object().unwrap()).id;
+        let read = |body: &str| {
+            Family::Graph.shape().read(json::parse(body).unwrap().as_object().unwrap(), Recognised::default()).id
+        };
         assert!(read(&nested(MAX_CHAIN_LINKS)).is_some());
         assert!(read(&nested(MAX_CHAIN_LINKS + 1)).is_none());
     }

@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use super::family::{self, raw_code, Detected, Family, Fields};
+use super::family::{self, raw_code, Detected, Family, Fields, Recognised};
 use super::scan::{self, TooDeep};
 use super::text::{self, NameBuffer, RetryAfterText};
 use super::RetryAfter;
@@ -242,8 +242,8 @@ impl Walker {
             let role = role(&parent, &name);
             self.collect(role, FieldValue::of(value), depth, order);
             match &detected {
-                Some(Detected::Under { key_index, family, body }) if *key_index == index => {
-                    self.walk_envelope(*family, body, depth + 1, &name);
+                Some(Detected::Under { key_index, family, body, recognised }) if *key_index == index => {
+                    self.walk_envelope(*family, body, *recognised, depth + 1, &name);
                     continue;
                 }
                 // The family read these fields itself.
@@ -263,8 +263,15 @@ impl Walker {
     }
 
     /// Walks an envelope's body, the object under a field of the object at `depth - 1`.
-    fn walk_envelope(&mut self, family: Family, body: &Fields<'_>, depth: usize, name: &NameBuffer) {
-        let index = self.open_family_envelope(family, body);
+    fn walk_envelope(
+        &mut self,
+        family: Family,
+        body: &Fields<'_>,
+        recognised: Recognised,
+        depth: usize,
+        name: &NameBuffer,
+    ) {
+        let index = self.open_family_envelope(family, body, recognised);
         if let Some(index) = index {
             self.open_envelopes.push(index);
         }
@@ -278,16 +285,16 @@ impl Walker {
     /// Opens and closes at once the envelope of an object that is its own body: nothing in it
     /// is nested below the envelope.
     fn open_flat_envelope(&mut self, family: Family, object: &Fields<'_>) -> Option<usize> {
-        let index = self.open_family_envelope(family, object)?;
+        let index = self.open_family_envelope(family, object, Recognised::default())?;
         self.close_envelope(index);
         Some(index)
     }
 
     /// Opens the envelope of a family's body with what the family reads in it: code, message,
     /// id and its list of codes.
-    fn open_family_envelope(&mut self, family: Family, body: &Fields<'_>) -> Option<usize> {
+    fn open_family_envelope(&mut self, family: Family, body: &Fields<'_>, recognised: Recognised) -> Option<usize> {
         let shape = family.shape();
-        let said = shape.read(body);
+        let said = shape.read(body, recognised);
         let index = self.open_envelope(family, said.code, said.message, said.id)?;
         self.codes.extend(shape.code_list(body).iter().filter_map(raw_code));
         Some(index)
