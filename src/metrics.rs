@@ -1,7 +1,8 @@
 //! Every Prometheus metric errwatch exports, declared in one place.
 //!
 //! The one module that names the `prometheus` crate. Labels are bounded so that no input can
-//! grow the number of series: the code is one of Defender's known codes or `other`, the
+//! grow the number of series: the code is one of Defender's known codes or `other` (an error
+//! without a code is named by its status, `HTTP 503`, as everywhere else), the
 //! service is one of the first `service_cap` names seen or `other`, the status is a number
 //! between 100 and 599 or `other`. Correlation ids, messages and URLs never become labels.
 //! Counters are never removed while the process lives; only the lag of a partition that went
@@ -19,7 +20,7 @@ use prometheus::{
 
 use crate::classify::{ApiError, Classification};
 use crate::codes;
-use crate::store::{FailureKind, SinkObserver};
+use crate::store::{self, FailureKind, SinkObserver};
 
 /// The service names kept as labels by default; later names count as `other`.
 pub const DEFAULT_SERVICE_CAP: usize = 50;
@@ -214,9 +215,11 @@ impl Metrics {
 
     fn observe_error(&self, error: &ApiError) {
         let service = self.services.label(error.context.service.as_deref());
-        let code = error.code.as_deref().filter(|code| codes::is_known(code)).unwrap_or(OTHER);
         let status = status_label(error.http_status);
-        self.api_errors.with_label_values(&[service.as_ref(), code, status.as_ref(), error.category.as_str()]).inc();
+        let code = error_code_label(error);
+        self.api_errors
+            .with_label_values(&[service.as_ref(), code.as_ref(), status.as_ref(), error.category.as_str()])
+            .inc();
         if let Some(status) = error.http_status {
             self.api_calls.with_label_values(&[service.as_ref(), status_class(status)]).inc();
         }
@@ -358,6 +361,19 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// A known code as itself, any other code as `other`, and an error without a code named by its
+/// status as everywhere else (`HTTP 503`), for statuses the status label keeps: at most 500
+/// more values.
+fn error_code_label(error: &ApiError) -> Cow<'_, str> {
+    match (error.code.as_deref().filter(|code| !code.is_empty()), error.http_status) {
+        (Some(code), _) if codes::is_known(code) => Cow::Borrowed(code),
+        (Some(_), _) => Cow::Borrowed(OTHER),
+        (None, Some(status @ 100..=599)) => store::code_label("", status),
+        (None, Some(_)) => Cow::Borrowed(OTHER),
+        (None, None) => store::code_label("", 0),
+    }
+}
+
 fn status_label(status: Option<u16>) -> Cow<'static, str> {
     match status {
         Some(status @ 100..=599) => Cow::Owned(status.to_string()),
@@ -460,6 +476,21 @@ mod tests {
         assert_eq!(sample(&metrics, r#"errwatch_records_total{outcome="not_error"}"#), Some(1.0));
         assert_eq!(sample(&metrics, r#"errwatch_records_total{outcome="quarantined"}"#), Some(1.0));
         assert_eq!(sample(&metrics, "errwatch_retry_after_seconds_sum"), Some(24.0));
+    }
+
+    #[test]
+    fn an_error_without_a_code_is_labelled_by_its_status() {
+        let metrics = Metrics::new(DEFAULT_SERVICE_CAP);
+        metrics.observe(&classify(r#"{"service":"alpha","status":503,"msg":"POST /api/machines/x/isolate failed"}"#));
+        assert_eq!(
+            sample(
+                &metrics,
+                r#"errwatch_api_errors_total{category="server",code="HTTP 503",http_status="503",service="alpha"}"#
+            ),
+            Some(1.0),
+            "{}",
+            metrics.render()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::guid::CorrelationId;
 use crate::json;
-use crate::store::{JsonEvent, Store, StoredEvent};
+use crate::store::{code_label, JsonEvent, Store, StoredEvent};
 
 /// `errwatch lookup`: prints the events of `id` (any spelling of a GUID) as a table or JSON;
 /// exits 1 when there are none.
@@ -37,7 +37,7 @@ pub fn table(events: &[StoredEvent]) -> String {
                 or_dash(&event.service),
                 call.trim().to_owned(),
                 if event.http_status == 0 { "-".to_owned() } else { event.http_status.to_string() },
-                or_dash(&event.code),
+                code_label(&event.code, event.http_status).into_owned(),
                 event.category.clone(),
                 shorten(&event.message, 100),
             ]
@@ -122,6 +122,16 @@ mod tests {
             lines[1].contains("POST /api/machines/{id}/isolate  429     TooManyRequests  throttling  quota reached"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn an_error_without_a_code_is_named_by_its_status() {
+        let mut unavailable = event("unavailable");
+        unavailable.code = String::new();
+        unavailable.http_status = 503;
+        unavailable.category = "server".into();
+        let out = table(&[unavailable]);
+        assert!(out.contains("  503     HTTP 503  server    unavailable"), "{out}");
     }
 
     #[test]

@@ -194,13 +194,34 @@ fn router(shared: Shared) -> Router {
     };
     // The page holds no data, only the script that asks the API (with the token, which it
     // asks the user for): a browser opening it sends no Authorization header.
-    let open = operations.route("/", get(page)).method_not_allowed_fallback(method_not_allowed);
+    let open = operations
+        .route("/", get(page))
+        .route("/page.js", get(page_script))
+        .route("/page.css", get(page_style))
+        .method_not_allowed_fallback(method_not_allowed);
     guarded
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), require_token))
         .merge(open)
         .with_state(shared)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The policy every answer carries: scripts, styles and requests from this server only, none
+/// inline (the page keeps its script and style in files of their own), and no framing.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The page shows text that whoever writes a log line chose, and writes it as text; should a
+/// mistake ever let such text become markup, the browser still runs no script but the page's
+/// own, and no other site can frame the page or sniff an answer into something it runs.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// Refuses requests without the token, in Defender's envelope.
@@ -221,12 +242,26 @@ async fn require_token(
 }
 
 async fn page() -> Response {
+    page_file("text/html; charset=utf-8", include_str!("page.html"))
+}
+
+async fn page_script() -> Response {
+    page_file("text/javascript; charset=utf-8", include_str!("page.js"))
+}
+
+async fn page_style() -> Response {
+    page_file("text/css; charset=utf-8", include_str!("page.css"))
+}
+
+/// One of the page's files; asked for again on every visit, so that a new version's page never
+/// runs an old script.
+fn page_file(content_type: &'static str, text: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        include_str!("page.html"),
+        text,
     )
         .into_response()
 }
@@ -360,6 +395,51 @@ mod tests {
         }
         assert!(!access.allows(None));
         assert!(Access::default().allows(None), "no token, no check");
+    }
+
+    /// Every tag of `html` by its name (lower case) and the text inside its brackets.
+    fn tags(html: &str) -> Vec<(String, String)> {
+        html.split('<')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('>'))
+            .map(|(inside, _)| {
+                let name = inside.split(|c: char| c.is_whitespace()).next().unwrap_or_default().to_ascii_lowercase();
+                (name, inside.to_ascii_lowercase())
+            })
+            .collect()
+    }
+
+    /// What the policy refuses to run: a script without `src`, a style element or attribute,
+    /// an event handler attribute, a `javascript:` URL.
+    fn inline_code(html: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (name, inside) in tags(html) {
+            let attributes: Vec<&str> = inside.split(|c: char| c.is_whitespace()).skip(1).collect();
+            let named = |attribute: &str| attributes.iter().any(|a| a.split('=').next() == Some(attribute));
+            if (name == "script" && !named("src"))
+                || name == "style"
+                || named("style")
+                || attributes.iter().any(|a| a.starts_with("on") && a.contains('='))
+                || inside.contains("javascript:")
+            {
+                found.push(inside);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let check = |html: &str, inline: bool| assert_eq!(!inline_code(html).is_empty(), inline, "{html}");
+        check(include_str!("page.html"), false);
+        check(r#"<script src="page.js"></script>"#, false);
+        check(r#"<label class="range">Last</label>"#, false);
+        check("<script>alert(1)</script>", true);
+        check("<SCRIPT type=module>alert(1)</SCRIPT>", true);
+        check("<style>body {}</style>", true);
+        check(r#"<label style="margin: 0">"#, true);
+        check(r#"<button onclick="go()">"#, true);
+        check(r#"<a href="javascript:go()">"#, true);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use clickhouse::{Client, Compression};
 pub use event::{JsonEvent, StoredEvent};
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use observe::{NoObserver, SinkObserver};
-pub use queries::{Bucket, Count, Dimension, Filter, Range, TOP_VALUES};
+pub use queries::{code_label, Bucket, Count, Dimension, Filter, Range, CODE_LABEL_SQL, TOP_VALUES};
 pub use rows::{Encoded, ErrorRow, ErrorRowView, QuarantineRow, Table, DEFAULT_RAW_CAP};
 pub use sink::{Batch, Sink, SinkSettings, SinkStore, StoredPositions};
 

@@ -1,6 +1,7 @@
 // Uses the on-call page as a person does, in Debian's Chromium: waits for the chart, pastes a
 // correlation id and submits it, then submits an id that is not stored, and reports what the
-// page showed as one JSON object on standard output. The caller (tests/it/page.rs) decides
+// page showed as one JSON object on standard output, with what the page's Content-Security-Policy
+// refused. The caller (tests/it/page.rs) decides
 // whether that is right; this script fails only when the page never reaches a state to report
 // (a wait timed out, the browser would not start).
 //
@@ -69,8 +70,18 @@ try {
     }
   });
 
+  // What the page's Content-Security-Policy refused (a script, a style, a request), reported
+  // from inside the page as it happens, so that a refusal shows even when a wait times out.
+  await page.exposeBinding("reportViolation", (_source, text) => report.page_errors.push(`refused by policy: ${text}`));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      window.reportViolation(`${event.effectiveDirective} ${event.blockedURI || "inline"} (${event.sourceFile}:${event.lineNumber})`);
+    });
+  });
+
   const response = await page.goto(url);
   report.page_status = response ? response.status() : null;
+  report.page_policy = response ? (await response.allHeaders())["content-security-policy"] || null : null;
   if (token) {
     await page.locator("#token-section").waitFor({ state: "visible", timeout: TIMEOUT_MS });
     report.token_asked = true;

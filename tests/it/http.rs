@@ -4,19 +4,38 @@
 use std::time::Duration;
 
 use errwatch::source::Position;
-use errwatch::store::{ErrorRow, Settings, DEFAULT_RAW_CAP};
+use errwatch::store::{code_label, ErrorRow, Settings, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
 use serde_json::Value;
 
 use crate::clickhouse::{runtime, scalar, TestDatabase};
-use crate::process::{http_request, http_request_with, wait_until, Errwatch};
+use crate::process::{http_request, http_request_with, wait_until, Answer, Errwatch};
 
 const CORPUS: &str = include_str!("../data/records.jsonl");
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// The headers every answer carries, whatever its route and status: the page shows text that
+/// whoever writes a log line chose, and these keep such text from ever running as script.
+const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("content-security-policy", "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
+
+fn check_security_headers(answer: &Answer, what: &str) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(answer.header(name), Some(value), "{what} ({}): {name} in {:?}", answer.status, answer.headers);
+    }
+}
+
 /// Stores every error of the corpus, as ingest would, and returns their correlation ids.
 pub(crate) fn store_corpus(database: &TestDatabase) -> Vec<CorrelationId> {
+    store_corpus_rows(database).iter().filter_map(|row| CorrelationId::parse(&row.correlation_id)).collect()
+}
+
+/// Stores every error of the corpus, as ingest would, and returns the rows.
+fn store_corpus_rows(database: &TestDatabase) -> Vec<ErrorRow> {
     let now = Timestamp::now();
     let mut rows = Vec::new();
     for (line, entry) in CORPUS.lines().enumerate() {
@@ -29,7 +48,7 @@ pub(crate) fn store_corpus(database: &TestDatabase) -> Vec<CorrelationId> {
     }
     assert!(rows.len() >= 20, "the corpus has errors: {}", rows.len());
     crate::clickhouse::store_rows(database, &rows);
-    rows.iter().filter_map(|row| CorrelationId::parse(&row.correlation_id)).collect()
+    rows
 }
 
 /// Asserts an error answer in Defender's envelope, with a fresh GUID as target that the
@@ -38,6 +57,7 @@ fn check_problem(errwatch: &Errwatch, path: &str, status: u16, code: &str) -> St
     let answer = errwatch.get(path);
     assert_eq!(answer.status, status, "{path}: {}", answer.body);
     assert_eq!(answer.content_type, "application/json", "{path}");
+    check_security_headers(&answer, path);
     let body = answer.json();
     assert_eq!(body["error"]["code"], code, "{path}: {body}");
     let message = body["error"]["message"].as_str().unwrap().to_owned();
@@ -83,7 +103,7 @@ fn lookups_answer_every_spelling_and_refuse_bad_ids() {
 #[test]
 fn summaries_and_series_count_what_clickhouse_holds() {
     let database = TestDatabase::new("http_counts");
-    store_corpus(&database);
+    let rows = store_corpus_rows(&database);
     let settings = database.settings();
     let errwatch = Errwatch::serve(&database, &crate::clickhouse::url());
     // Corpus records carry their own times; the range is the minutes they span.
@@ -97,9 +117,7 @@ fn summaries_and_series_count_what_clickhouse_holds() {
     let summary = summary.json();
     let total = raw_count(&settings, &format!("SELECT count() FROM api_errors WHERE {in_range}"));
     assert_eq!(summary["total"], total);
-    for (list, column) in
-        [("by_category", "category"), ("by_code", "code"), ("by_http_status", "http_status"), ("by_service", "service")]
-    {
+    for (list, column) in [("by_category", "category"), ("by_http_status", "http_status"), ("by_service", "service")] {
         let entries = summary[list].as_array().unwrap();
         assert!(!entries.is_empty(), "{list}");
         for entry in entries {
@@ -111,6 +129,29 @@ fn summaries_and_series_count_what_clickhouse_holds() {
             assert_eq!(entry["events"], count, "{list} {value}");
         }
     }
+
+    // Codes as they are shown: an error without one is named by its status, never a blank.
+    let by_code: Vec<(String, u64)> = summary["by_code"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| (entry["value"].as_str().unwrap().to_owned(), entry["events"].as_u64().unwrap()))
+        .collect();
+    let mut expected: Vec<(String, u64)> = Vec::new();
+    for row in &rows {
+        let label = code_label(&row.code, row.http_status).into_owned();
+        match expected.iter_mut().find(|(value, _)| *value == label) {
+            Some((_, events)) => *events += 1,
+            None => expected.push((label, 1)),
+        }
+    }
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    assert_eq!(by_code, expected);
+    assert!(by_code.iter().all(|(value, _)| !value.trim().is_empty()), "{by_code:?}");
+    let without_code = rows.iter().filter(|row| row.code.is_empty() && row.http_status == 503).count();
+    assert!(without_code > 0, "the corpus has a 503 without a code");
+    let unavailable = errwatch.get(&format!("/api/v1/errors/summary?from={first}&to={last}&code=HTTP%20503"));
+    assert_eq!(unavailable.json()["total"], without_code as u64, "{}", unavailable.body);
 
     let throttled = errwatch.get(&format!("/api/v1/errors/summary?from={first}&to={last}&category=throttling"));
     let throttled_total =
@@ -204,7 +245,45 @@ fn health_metrics_document_and_page_are_served() {
     let page = errwatch.get("/");
     assert_eq!(page.status, 200);
     assert!(page.content_type.starts_with("text/html"), "{}", page.content_type);
-    assert!(page.body.contains("api/v1/correlations/"), "the page uses the API");
+    assert!(page.body.contains(r#"<script src="page.js">"#), "{}", page.body);
+    let script = errwatch.get("/page.js");
+    assert_eq!(script.status, 200);
+    assert!(script.content_type.starts_with("text/javascript"), "{}", script.content_type);
+    assert!(script.body.contains("api/v1/correlations/"), "the page uses the API");
+    let style = errwatch.get("/page.css");
+    assert_eq!(style.status, 200);
+    assert!(style.content_type.starts_with("text/css"), "{}", style.content_type);
+}
+
+#[test]
+fn every_answer_carries_the_security_headers() {
+    let database = TestDatabase::new("http_headers");
+    let ids = store_corpus(&database);
+    let errwatch = Errwatch::serve(&database, &crate::clickhouse::url());
+    let lookup = format!("/api/v1/correlations/{}", ids[0]);
+    let check = |method: &str, path: &str, status: u16| {
+        let answer = http_request(&errwatch.http_address(), method, path);
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
+        check_security_headers(&answer, &format!("{method} {path}"));
+    };
+    check("GET", "/", 200);
+    check("GET", "/page.js", 200);
+    check("GET", "/page.css", 200);
+    check("GET", &lookup, 200);
+    check("GET", "/api/v1/errors/summary", 200);
+    check("GET", "/api/v1/errors/timeseries", 200);
+    check("GET", "/api/v1/openapi.json", 200);
+    check("GET", "/metrics", 200);
+    check("GET", "/healthz", 200);
+    check("GET", "/readyz", 200);
+    check("GET", "/api/v1/correlations/not-a-guid", 400);
+    check("GET", "/api/v1/errors/summary?bogus=1", 400);
+    check("GET", "/api/v1/correlations/00000000-0000-4000-8000-000000000000", 404);
+    check("GET", "/api/v2/anything", 404);
+    check("GET", "/nowhere", 404);
+    check("POST", "/", 405);
+    check("POST", "/api/v1/errors/summary", 405);
+    check("DELETE", "/healthz", 405);
 }
 
 #[test]
@@ -224,6 +303,7 @@ fn clickhouse_away_means_not_ready_and_503() {
     let ready = errwatch.get("/readyz");
     assert_eq!(ready.status, 503, "{}", ready.body);
     assert_eq!(ready.json()["ready"], false);
+    check_security_headers(&ready, "/readyz");
     check_problem(&errwatch, &lookup, 503, "ServiceUnavailable");
     check_problem(&errwatch, "/api/v1/errors/summary", 503, "ServiceUnavailable");
     assert_eq!(errwatch.get("/healthz").status, 200, "alive all the same");
@@ -267,6 +347,7 @@ fn the_api_open_to_the_network_needs_a_token() {
             if status == 401 {
                 assert_eq!(answer.json()["error"]["code"], "Unauthorized");
             }
+            check_security_headers(&answer, path);
         }
     }
     // Operations stay open for probes and scrapers.

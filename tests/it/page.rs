@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use errwatch::source::Position;
-use errwatch::store::{ErrorRow, DEFAULT_RAW_CAP};
+use errwatch::store::{code_label, ErrorRow, DEFAULT_RAW_CAP};
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, ApiError, Classification, Limits};
 use serde_json::Value;
@@ -27,14 +27,16 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// The script's own waits time out well before this; it only stops a browser that hangs.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(180);
 
-/// One call, retried by its client, failing four ways under one correlation id, as clients log
-/// it: JSON with the body escaped in a string, text with JSON appended, logfmt.
+/// One call, retried by its client, failing five ways under one correlation id, as clients log
+/// it: JSON with the body escaped in a string, text with JSON appended, logfmt, and a 503 that
+/// came without a body, so without a code.
 const INCIDENT_ID: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-const INCIDENT: [&str; 4] = [
+const INCIDENT: [&str; 5] = [
     r#"{"time":"2026-11-26T09:58:01.204Z","level":"warn","service":"mde-isolate","msg":"POST https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate failed","status":429,"headers":{"Retry-After":"12"},"body":"{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"API calls quota exceeded! Maximum allowed 100 per 1 minute(s).\",\"target\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}}"}"#,
     r#"{"time":"2026-11-26T09:58:13.877Z","level":"warn","service":"mde-isolate","msg":"POST https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate failed","status":429,"headers":{"Retry-After":"30"},"body":"{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"API calls quota exceeded! Maximum allowed 100 per 1 minute(s).\",\"target\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}}"}"#,
     r#"2026-11-26T09:58:44.310Z ERROR service=mde-isolate POST https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate -> 401 Unauthorized {"error":{"code":"Unauthorized","message":"The access token has expired.","target":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}}"#,
     r#"level=error time=2026-11-26T09:59:15.992Z service=mde-isolate method=POST url=https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate status=503 error="{\"error\":{\"code\":\"ServiceUnavailable\",\"message\":\"The service is temporarily unavailable.\",\"target\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}}""#,
+    r#"level=error time=2026-11-26T09:59:47.105Z service=mde-isolate method=POST url=https://api.securitycenter.microsoft.com/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/isolate status=503 correlation_id=7c9e6679-7425-40de-944b-e07fc1f90ae7 msg="no body""#,
 ];
 
 /// Stored nowhere: the page must say there are no events.
@@ -194,13 +196,16 @@ fn check_the_page(name: &str, token: Option<&str>) {
     let report = serde_json::to_string_pretty(&seen).unwrap();
 
     assert_eq!(seen["page_status"], 200, "{report}");
+    // The page worked under its policy, not beside it.
+    assert!(text(&seen["page_policy"]).contains("default-src 'self'"), "{report}");
     assert_eq!(seen["page_errors"], Value::Array(Vec::new()), "the page's scripts failed: {report}");
     if token.is_some() {
         assert_eq!(seen["token_asked"], true, "{report}");
         assert_eq!(seen["token_section_hidden_after"], true, "{report}");
     }
 
-    // The incident: its four events, oldest first, each with its status, code and category.
+    // The incident: its five events, oldest first, each with its status, code (or, without one,
+    // its status named) and category.
     let lookup = &seen["lookup"];
     let status = text(&lookup["status"]);
     assert_eq!(lookup["status_is_error"], false, "{report}");
@@ -218,8 +223,13 @@ fn check_the_page(name: &str, token: Option<&str>) {
         .collect();
     let mut incident: Vec<&ErrorRow> = rows.iter().filter(|row| row.correlation_id == INCIDENT_ID).collect();
     incident.sort_by_key(|row| (row.event_time, row.event_millis));
-    let expected: Vec<(String, String, String)> =
-        incident.iter().map(|row| (row.http_status.to_string(), row.code.clone(), row.category.clone())).collect();
+    let expected: Vec<(String, String, String)> = incident
+        .iter()
+        .map(|row| {
+            (row.http_status.to_string(), code_label(&row.code, row.http_status).into_owned(), row.category.clone())
+        })
+        .collect();
+    assert!(expected.iter().any(|(_, code, _)| code == "HTTP 503"), "the incident has an error without a code");
     assert_eq!(shown, expected, "{report}");
 
     // An id nothing was stored under: the error text, and no table.

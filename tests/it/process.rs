@@ -183,9 +183,15 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    /// Every header line, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
     }
@@ -217,7 +223,12 @@ pub fn http_request_with(address: &str, method: &str, path: &str, headers: &[(&s
     } else {
         body.to_owned()
     };
-    Answer { status, content_type: header("content-type").unwrap_or_default(), body }
+    let headers = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Answer { status, content_type: header("content-type").unwrap_or_default(), body, headers }
 }
 
 fn dechunk(mut body: &str) -> String {
