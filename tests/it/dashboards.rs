@@ -1,7 +1,10 @@
 //! The Grafana dashboards and the compose stack that serves them: every SQL query of the
 //! incidents dashboard runs, with its macros expanded as the ClickHouse plugin expands them, on
 //! the test server (ClickHouse 18.16) and on current ClickHouse (chdb); every metric the
-//! overview dashboard plots is one errwatch exports; every file docker-compose.yml mounts exists.
+//! overview dashboard plots is one errwatch exports, for the selected job and instance; both
+//! dashboards take their data source from a variable, so they import into any Grafana; the
+//! compose stack mounts files that exist, checks the health of its services and keeps their data
+//! in named volumes.
 
 use std::path::{Path, PathBuf};
 
@@ -333,13 +336,13 @@ fn the_overview_plots_only_exported_metrics() {
         if exprs.is_empty() {
             failures.push(format!("{title}: no target with an expr"));
         }
-        if panel["datasource"]["uid"] != "prometheus" {
-            failures.push(format!("{title}: not on the prometheus data source"));
-        }
         for expr in exprs {
             let names = metric_names(expr);
             if names.is_empty() {
                 failures.push(format!("{title}: no errwatch metric in {expr}"));
+            }
+            for selector in unscoped_selectors(expr) {
+                failures.push(format!("{title}: {selector} is not narrowed to the selected job and instance"));
             }
             for name in names.into_iter().filter(|name| !exported(name, &metrics)) {
                 failures.push(format!("{title}: {name} is not in src/metrics.rs"));
@@ -349,9 +352,48 @@ fn the_overview_plots_only_exported_metrics() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(plotted >= 20, "only {plotted} expressions");
-    let service = &dashboard["templating"]["list"][0];
-    assert_eq!(service["name"], "service");
-    assert_eq!(service["definition"], "label_values(errwatch_api_calls_total, service)");
+    let variables = dashboard["templating"]["list"].as_array().expect("variables");
+    let names: Vec<&str> = variables.iter().filter_map(|variable| variable["name"].as_str()).collect();
+    assert_eq!(names, ["datasource", "job", "instance", "service"]);
+    let definition = |name: &str| variables.iter().find(|variable| variable["name"] == name).map(|v| &v["definition"]);
+    assert_eq!(definition("job").unwrap(), "label_values(errwatch_build_info, job)");
+    assert_eq!(definition("instance").unwrap(), "label_values(errwatch_build_info{job=~\"$job\"}, instance)");
+    assert_eq!(
+        definition("service").unwrap(),
+        "label_values(errwatch_api_calls_total{job=~\"$job\",instance=~\"$instance\"}, service)"
+    );
+}
+
+/// The matchers every errwatch selector of the overview carries.
+const SCOPE: &str = "job=~\"$job\",instance=~\"$instance\"";
+
+/// The errwatch selectors of a PromQL expression that do not start with [`SCOPE`].
+fn unscoped_selectors(expr: &str) -> Vec<String> {
+    let mut unscoped = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("errwatch_") {
+        let after = &rest[at..];
+        let length = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        let matchers = after[length..].strip_prefix('{').and_then(|inside| inside.split_once('}')).map(|(m, _)| m);
+        if !matchers.is_some_and(|matchers| matchers.starts_with(SCOPE)) {
+            unscoped.push(format!("{}{{{}}}", &after[..length], matchers.unwrap_or_default()));
+        }
+        rest = &after[length..];
+    }
+    unscoped
+}
+
+#[test]
+fn unscoped_selectors_are_found() {
+    let check = |expr: &str, expected: &[&str]| assert_eq!(unscoped_selectors(expr), expected, "{expr}");
+    check("sum(rate(errwatch_a_total{job=~\"$job\",instance=~\"$instance\",x=\"1\"}[5m]))", &[]);
+    check("max(errwatch_b{job=~\"$job\",instance=~\"$instance\"} > 0)", &[]);
+    check("sum(errwatch_lag)", &["errwatch_lag{}"]);
+    check("rate(errwatch_c_bucket[$__rate_interval])", &["errwatch_c_bucket{}"]);
+    check(
+        "errwatch_d{instance=~\"$instance\"} / errwatch_e{job=~\"$job\",instance=~\"$instance\"}",
+        &["errwatch_d{instance=~\"$instance\"}"],
+    );
 }
 
 /// The host paths of docker-compose.yml's volumes: the `./` sources of `- source:target` items.
@@ -374,28 +416,165 @@ fn the_compose_stack_mounts_files_that_exist() {
     assert!(missing.is_empty(), "docker-compose.yml mounts what the repository lacks: {missing:?}");
 }
 
+/// The data source type a dashboard is written for, and the provisioned data source's uid.
+const DATA_SOURCES: &[(&str, &str, &str)] =
+    &[("overview.json", "prometheus", "prometheus"), ("incidents.json", CLICKHOUSE_PLUGIN, "clickhouse")];
+
+/// No fixed data source: every panel, target and variable names the `datasource` variable, of
+/// the dashboard's one type, so that the dashboards import into a Grafana whose data sources have
+/// other uids; the compose stack provisions one of each type.
 #[test]
-fn the_dashboards_use_the_provisioned_data_sources() {
+fn the_dashboards_take_their_data_source_from_a_variable() {
     let provisioned = read(&project().join("dashboards/grafana/provisioning/datasources/datasources.yml"));
-    for name in ["overview.json", "incidents.json"] {
+    for &(name, kind, uid) in DATA_SOURCES {
         let dashboard = dashboard(name);
-        let mut uids: Vec<String> = Vec::new();
-        let mut targets = Vec::new();
+        let variables = dashboard["templating"]["list"].as_array().into_iter().flatten();
+        let chooser: Vec<&Value> = variables.clone().filter(|variable| variable["type"] == "datasource").collect();
+        assert_eq!(chooser.len(), 1, "{name}: one data source variable");
+        assert_eq!(chooser[0]["name"], "datasource", "{name}");
+        assert_eq!(chooser[0]["query"], kind, "{name}: the variable lists data sources of the dashboard's type");
+
+        let mut references = Vec::new();
         for panel in panels(&dashboard) {
-            targets.push(&panel["datasource"]);
-            targets.extend(panel["targets"].as_array().into_iter().flatten().map(|target| &target["datasource"]));
-        }
-        targets.extend(dashboard["templating"]["list"].as_array().into_iter().flatten().map(|v| &v["datasource"]));
-        for datasource in targets.into_iter().filter(|datasource| datasource["type"] != "grafana") {
-            if let Some(uid) = datasource["uid"].as_str() {
-                uids.push(uid.to_owned());
+            references.push((format!("panel {}", panel["title"]), &panel["datasource"]));
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                references
+                    .push((format!("panel {} target {}", panel["title"], target["refId"]), &target["datasource"]));
             }
         }
-        uids.sort();
-        uids.dedup();
-        assert!(!uids.is_empty(), "{name}");
-        for uid in uids {
-            assert!(provisioned.contains(&format!("uid: {uid}\n")), "{name} names data source {uid}, not provisioned");
+        for variable in variables.filter(|variable| variable["type"] == "query") {
+            references.push((format!("variable {}", variable["name"]), &variable["datasource"]));
         }
+        let wrong: Vec<String> = references
+            .iter()
+            .filter(|(_, datasource)| !datasource.is_null() && datasource["type"] != "grafana")
+            .filter(|(_, datasource)| datasource["uid"] != "${datasource}" || datasource["type"] != kind)
+            .map(|(place, datasource)| format!("{place}: {datasource}"))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{name} names a data source other than ${{datasource}} of type {kind}:\n{}",
+            wrong.join("\n")
+        );
+        assert!(references.len() > 10, "{name}: {references:?}");
+
+        assert!(
+            provisioned.contains(&format!("uid: {uid}\n    type: {kind}\n")),
+            "the compose stack provisions no {kind} data source"
+        );
+    }
+}
+
+/// The lines of the top-level section `key:` of docker-compose.yml, or of the service `key:`
+/// inside `services:`: the file's own two-space indentation read as it is written.
+fn compose_section<'a>(compose: &'a str, path: &[&str]) -> Vec<&'a str> {
+    let mut lines: Vec<&str> = compose.lines().collect();
+    for (depth, key) in path.iter().enumerate() {
+        let indent = " ".repeat(depth * 2);
+        let header = format!("{indent}{key}:");
+        let start = lines.iter().position(|line| line.trim_end() == header);
+        let Some(start) = start else { return Vec::new() };
+        let body = &lines[start + 1..];
+        let end = body
+            .iter()
+            .position(|line| {
+                let content = line.trim_start();
+                !content.is_empty() && !content.starts_with('#') && line.len() - content.len() <= depth * 2
+            })
+            .unwrap_or(body.len());
+        lines = body[..end].to_vec();
+    }
+    lines
+}
+
+/// Every long-running service has a healthcheck (errwatch's asks /readyz), services start on
+/// the health of what they need, and the data of Kafka, ClickHouse, Prometheus and Grafana is in
+/// named volumes declared at the top level.
+#[test]
+fn the_compose_stack_checks_health_and_keeps_data_in_named_volumes() {
+    let compose = read(&project().join("docker-compose.yml"));
+    let declared: Vec<String> = compose_section(&compose, &["volumes"])
+        .iter()
+        .filter_map(|line| line.trim().strip_suffix(':'))
+        .map(str::to_owned)
+        .collect();
+    // (service, healthcheck probe, data directory, services it waits to be healthy)
+    let services: &[(&str, &str, Option<&str>, &[&str])] = &[
+        ("kafka", "kafka-topics.sh", Some("/var/lib/kafka/data"), &[]),
+        ("clickhouse", "/ping", Some("/var/lib/clickhouse"), &[]),
+        ("errwatch", "/readyz", None, &["clickhouse"]),
+        ("prometheus", "/-/ready", Some("/prometheus"), &[]),
+        ("grafana", "/api/health", Some("/var/lib/grafana"), &["prometheus", "clickhouse"]),
+    ];
+    let mut failures = Vec::new();
+    for &(service, probe, data, waits_for) in services {
+        let healthcheck = compose_section(&compose, &["services", service, "healthcheck"]).join("\n");
+        if !healthcheck.contains("test:") || !healthcheck.contains(probe) {
+            failures.push(format!("{service}: no healthcheck probing {probe}"));
+        }
+        if let Some(data) = data {
+            let volumes = compose_section(&compose, &["services", service, "volumes"]);
+            let named = volumes.iter().filter_map(|line| line.trim().strip_prefix("- ")).find_map(|mount| {
+                let (source, target) = mount.split_once(':')?;
+                (target.split(':').next() == Some(data)).then_some(source)
+            });
+            match named {
+                Some(source) if declared.iter().any(|volume| volume == source) => {}
+                Some(source) => {
+                    failures.push(format!("{service}: {source} is not a named volume declared in volumes:"))
+                }
+                None => failures.push(format!("{service}: nothing mounted at {data}")),
+            }
+        }
+        let depends_on = compose_section(&compose, &["services", service, "depends_on"]);
+        for needed in waits_for {
+            let healthy = format!("{needed}: {{ condition: service_healthy }}");
+            if !depends_on.iter().any(|line| line.trim() == healthy) {
+                failures.push(format!("{service}: does not wait for {needed} to be healthy"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "docker-compose.yml:\n{}", failures.join("\n"));
+}
+
+/// A heading's anchor as GitHub makes it: lowercase, punctuation dropped, spaces to hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn anchors_are_made_as_github_makes_them() {
+    for (heading, expected) in
+        [("Alerts", "alerts"), (" With Docker ", "with-docker"), ("HTTP API and metrics", "http-api-and-metrics")]
+    {
+        assert_eq!(anchor(heading), expected);
+    }
+}
+
+/// Every alert carries a runbook_url, into a section of README.md that exists.
+#[test]
+fn every_alert_links_to_its_runbook_in_the_readme() {
+    let rules = read(&project().join("dashboards/prometheus/alerts.yml"));
+    let readme = read(&project().join("README.md"));
+    let anchors: Vec<String> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .map(|line| anchor(line.trim_start_matches('#')))
+        .collect();
+    let alerts = rules.lines().filter(|line| line.trim_start().starts_with("- alert:")).count();
+    let links: Vec<&str> =
+        rules.lines().filter_map(|line| line.trim_start().strip_prefix("runbook_url:")).map(str::trim).collect();
+    assert!(alerts >= 10, "{alerts} alerts");
+    assert_eq!(links.len(), alerts, "an alert without runbook_url");
+    for link in links {
+        let section = link.split_once("/README.md#").map(|(_, section)| section);
+        let found = section.is_some_and(|section| anchors.iter().any(|anchor| anchor == section));
+        assert!(found, "{link} is not a section of README.md (sections: {anchors:?})");
     }
 }

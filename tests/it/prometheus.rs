@@ -44,12 +44,25 @@ const PARTITIONS: i32 = 2;
 /// selected as its service.
 const SERVICES: &[&str] = &["alpha", "beta"];
 
+/// The scrape job's name. Not the shipped configuration's `errwatch`: the rules and the
+/// dashboard must work under whatever name an existing Prometheus gives the job.
+const JOB: &str = "defender-client-errors";
+
 /// Grafana's interval variables as it would interpolate them: `$__rate_interval` is at least
 /// four scrape intervals, and a minute holds dozens of samples at the 1 s scrape interval here.
 const INTERVALS: &[(&str, &str)] = &[("$__rate_interval", "1m"), ("$__interval", "1m"), ("$__range", "1m")];
 
-/// The service variable: at All (its allValue) and with one service selected.
-const SERVICE_SELECTIONS: &[&str] = &[".*", "alpha"];
+/// The dashboard's variables as Grafana interpolates them, the first time all at All (their
+/// allValue), the second time each with one value selected: this job, the errwatch of the test
+/// (its scrape address, given at run time) and the first service. A variable put in the wrong
+/// matcher answers nothing at the second.
+fn selections(instance: &str) -> [[(&'static str, String); 3]; 2] {
+    let all = || ".*".to_owned();
+    [
+        [("$job", all()), ("$instance", all()), ("$service", all())],
+        [("$job", JOB.to_owned()), ("$instance", instance.to_owned()), ("$service", SERVICES[0].to_owned())],
+    ]
+}
 
 /// Waits for processes to start and for data to arrive; the whole test normally takes about 10 s.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -88,15 +101,16 @@ fn every_dashboard_and_rule_expression_answers_on_a_real_prometheus() {
         sample(&metrics(), "errwatch_clickhouse_up") == Some(1.0)
     });
 
-    prometheus.wait_for_series("the errwatch target to be up", r#"up{job="errwatch"} == 1"#);
+    prometheus.wait_for_series("the errwatch target to be up", &format!("up{{job={JOB:?}}} == 1"));
     // rate() needs two samples in its window.
-    prometheus.wait_for_series("two scrapes of errwatch", r#"count_over_time(up{job="errwatch"}[1m]) >= 2"#);
+    prometheus.wait_for_series("two scrapes of errwatch", &format!("count_over_time(up{{job={JOB:?}}}[1m]) >= 2"));
 
     // The rules' expressions as Prometheus read them from the file, which spares this test a
     // YAML reader; their names are compared with the file's below.
     let rules = prometheus.rules();
     let mut checks = Checks::default();
-    for (name, expr) in dashboard_expressions() {
+    let dashboard = overview();
+    for (name, expr) in dashboard_expressions(&dashboard, &errwatch.http_address()) {
         checks.expression(&name, &expr, Want::Series);
     }
     for rule in &rules {
@@ -121,20 +135,53 @@ fn every_dashboard_and_rule_expression_answers_on_a_real_prometheus() {
         .collect();
     assert!(unhealthy.is_empty(), "rules Prometheus could not evaluate:\n{}", unhealthy.join("\n"));
 
-    // The dashboard's service variable lists the services.
-    let answer = prometheus
-        .get(&format!("/api/v1/label/service/values?{}", query_string("match[]", "errwatch_api_calls_total")));
-    let values = answer.json()["data"].clone();
-    for service in SERVICES {
-        assert!(values.as_array().unwrap().iter().any(|value| value == service), "no {service} in {values}");
+    // Each variable of the dashboard lists what the test selects, at All and narrowed by the
+    // variables before it.
+    for selection in selections(&errwatch.http_address()) {
+        for (label, series) in variable_queries(&dashboard, &selection) {
+            let expected = match label.as_str() {
+                "job" => JOB,
+                "instance" => &errwatch.http_address(),
+                "service" => SERVICES[0],
+                other => panic!("a variable this test does not know: {other}"),
+            };
+            let answer = prometheus.get(&format!("/api/v1/label/{label}/values?{}", query_string("match[]", &series)));
+            let values = answer.json()["data"].clone();
+            let listed = values.as_array().is_some_and(|values| values.iter().any(|value| value == expected));
+            assert!(listed, "variable {label}: label_values({series}, {label}) answered {values}, without {expected}");
+        }
     }
 }
 
-/// Every `expr` of every panel of the overview dashboard, once for each service selection,
-/// with Grafana's variables replaced.
-fn dashboard_expressions() -> Vec<(String, String)> {
+fn overview() -> Value {
     let path = project().join("dashboards/grafana/overview.json");
-    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The `label_values(series, label)` queries of the dashboard's Prometheus variables, as
+/// (label, series) with the selection interpolated.
+fn variable_queries(dashboard: &Value, selection: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut queries = Vec::new();
+    for variable in dashboard["templating"]["list"].as_array().unwrap() {
+        if variable["type"] != "query" {
+            continue;
+        }
+        let definition = variable["definition"].as_str().unwrap();
+        let inside = definition.strip_prefix("label_values(").and_then(|rest| rest.strip_suffix(')'));
+        let (series, label) = inside.and_then(|inside| inside.rsplit_once(',')).unwrap_or_else(|| {
+            panic!("variable {}: {definition} is not label_values(series, label)", variable["name"])
+        });
+        assert_eq!(variable["name"], label.trim(), "a variable lists the values of its own label");
+        queries.push((label.trim().to_owned(), interpolate(series, selection)));
+    }
+    assert!(queries.len() >= 3, "{queries:?}");
+    queries
+}
+
+/// Every `expr` of every panel of the overview dashboard, once for each selection of its
+/// variables, with Grafana's variables replaced.
+fn dashboard_expressions(dashboard: &Value, instance: &str) -> Vec<(String, String)> {
+    let selections = selections(instance);
     let mut panels = Vec::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         panels.push(panel);
@@ -144,23 +191,28 @@ fn dashboard_expressions() -> Vec<(String, String)> {
     for panel in panels {
         for target in panel["targets"].as_array().into_iter().flatten() {
             let Some(expr) = target["expr"].as_str() else { continue };
-            for service in SERVICE_SELECTIONS {
-                let name = format!("panel {} ({}, service {service})", panel["title"], target["refId"]);
-                expressions.push((name, interpolate(expr, service)));
+            for selection in &selections {
+                let chosen: Vec<String> =
+                    selection.iter().map(|(variable, value)| format!("{variable}={value}")).collect();
+                let name = format!("panel {} ({}, {})", panel["title"], target["refId"], chosen.join(" "));
+                expressions.push((name, interpolate(expr, selection)));
             }
         }
     }
     // The dashboards test counts 20 plotted expressions at least; none may slip past this one.
-    assert!(expressions.len() >= 20 * SERVICE_SELECTIONS.len(), "{expressions:?}");
+    assert!(expressions.len() >= 20 * selections.len(), "{expressions:?}");
     expressions
 }
 
-fn interpolate(expr: &str, service: &str) -> String {
+fn interpolate(expr: &str, selection: &[(&str, String)]) -> String {
     let mut expr = expr.to_owned();
-    let service = [("$service", service)];
-    for (variable, value) in INTERVALS.iter().chain(&service) {
+    let intervals = INTERVALS.iter().map(|&(variable, value)| (variable, value.to_owned()));
+    // Longest name first, so that no variable's name is replaced inside a longer one's.
+    let mut variables: Vec<(&str, String)> = intervals.chain(selection.iter().cloned()).collect();
+    variables.sort_by_key(|(variable, _)| std::cmp::Reverse(variable.len()));
+    for (variable, value) in variables {
         let braced = format!("${{{}}}", &variable[1..]);
-        expr = expr.replace(&braced, value).replace(variable, value);
+        expr = expr.replace(&braced, &value).replace(variable, &value);
     }
     assert!(!expr.contains('$'), "a Grafana variable this test does not replace: {expr}");
     expr
@@ -283,11 +335,10 @@ impl Prometheus {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let rules = project().join("dashboards/prometheus/alerts.yml");
-        // The job is named as in the shipped configuration: the rules select job="errwatch".
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n  - {:?}\n\
-             scrape_configs:\n  - job_name: errwatch\n    static_configs:\n      - targets: [{target:?}]\n",
+             scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [{target:?}]\n",
             rules.display().to_string()
         );
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
