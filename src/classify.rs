@@ -215,6 +215,9 @@ fn status_only_error(status: u16, mut findings: Findings, record: &[u8]) -> Clas
 fn retry_after_seconds(findings: &Findings) -> Option<f64> {
     match findings.retry_after? {
         RetryAfter::Seconds(seconds) => Some(seconds.max(0.0)),
-        RetryAfter::Date(date) => Some(findings.timestamp?.seconds_until(date).max(0.0)),
+        RetryAfter::Date(date) => {
+            let received = findings.timestamp?;
+            Some(received.seconds_until(date.received_at(received)?).max(0.0))
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 
 /// A UTC instant with millisecond precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,9 +65,15 @@ impl Timestamp {
         }
     }
 
-    /// Reads an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`), as Retry-After may carry.
-    pub fn parse_http_date(text: &str) -> Option<Timestamp> {
-        DateTime::parse_from_rfc2822(text.trim()).ok().map(|date| Timestamp(date.with_timezone(&Utc)))
+    /// Reads an HTTP date, as Retry-After may carry, in any of the three forms HTTP allows
+    /// (RFC 9110, 5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37 GMT` and
+    /// `Sun Nov  6 08:49:37 1994`.
+    pub fn parse_http_date(text: &str) -> Option<HttpDate> {
+        let text = text.trim();
+        if let Ok(date) = DateTime::parse_from_rfc2822(text) {
+            return Some(HttpDate::Whole(Timestamp(date.with_timezone(&Utc))));
+        }
+        parse_rfc850(text).or_else(|| parse_asctime(text))
     }
 
     /// `2026-11-26T10:00:01.123Z`, written without the formatting machinery: reports write one
@@ -104,6 +110,127 @@ impl Timestamp {
     pub fn http_date(self) -> String {
         self.0.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
     }
+}
+
+/// An HTTP date as read. RFC 850's form writes its year with two digits, so the century is
+/// decided by when the date was received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpDate {
+    Whole(Timestamp),
+    TwoDigitYear { year: i32, month: u32, day: u32, time: NaiveTime, weekday: Weekday },
+}
+
+/// Years ahead of its receipt beyond which a two-digit year is read in the century before.
+const TWO_DIGIT_YEAR_AHEAD: u32 = 50;
+
+impl HttpDate {
+    /// The instant, as a recipient reads it at `received`: a two-digit year that would put the
+    /// date more than 50 years after `received` is the most recent such year before it. None
+    /// when the day does not exist that year or its weekday is another.
+    pub fn received_at(self, received: Timestamp) -> Option<Timestamp> {
+        let (year, month, day, time, weekday) = match self {
+            HttpDate::Whole(at) => return Some(at),
+            HttpDate::TwoDigitYear { year, month, day, time, weekday } => (year, month, day, time, weekday),
+        };
+        let latest = received.0.naive_utc().checked_add_months(Months::new(TWO_DIGIT_YEAR_AHEAD * 12))?;
+        let mut full_year = latest.year().div_euclid(100) * 100 + year;
+        if (full_year, month, day, time) > (latest.year(), latest.month(), latest.day(), latest.time()) {
+            full_year -= 100;
+        }
+        let date = NaiveDate::from_ymd_opt(full_year, month, day).filter(|date| date.weekday() == weekday)?;
+        Some(Timestamp(Utc.from_utc_datetime(&date.and_time(time))))
+    }
+
+    /// The HTTP date `text` starts with, in any of its forms, as text.
+    pub fn prefix_of(text: &str) -> Option<&str> {
+        // RFC 850's weekday is written in full, between six and nine letters, then a comma.
+        let rfc850 = text.bytes().take(10).position(|byte| byte == b',').filter(|comma| *comma >= 6);
+        let lengths =
+            [Some(IMF_FIXDATE_LENGTH), rfc850.map(|comma| comma + RFC850_AFTER_WEEKDAY), Some(ASCTIME_LENGTH)];
+        lengths
+            .into_iter()
+            .flatten()
+            .filter_map(|length| text.get(..length))
+            .find(|date| Timestamp::parse_http_date(date).is_some())
+    }
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+const IMF_FIXDATE_LENGTH: usize = 29;
+/// `, 06-Nov-94 08:49:37 GMT`.
+const RFC850_AFTER_WEEKDAY: usize = 24;
+/// `Sun Nov  6 08:49:37 1994`.
+const ASCTIME_LENGTH: usize = 24;
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const WEEKDAYS: [(&str, Weekday); 7] = [
+    ("Monday", Weekday::Mon),
+    ("Tuesday", Weekday::Tue),
+    ("Wednesday", Weekday::Wed),
+    ("Thursday", Weekday::Thu),
+    ("Friday", Weekday::Fri),
+    ("Saturday", Weekday::Sat),
+    ("Sunday", Weekday::Sun),
+];
+
+/// `Sunday, 06-Nov-94 08:49:37 GMT`.
+fn parse_rfc850(text: &str) -> Option<HttpDate> {
+    let (weekday, rest) = text.split_once(", ")?;
+    let weekday = WEEKDAYS.iter().find(|(name, _)| *name == weekday)?.1;
+    let mut words = rest.split(' ');
+    let (date, time, zone) = (words.next()?, words.next()?, words.next()?);
+    if words.next().is_some() || zone != "GMT" {
+        return None;
+    }
+    let mut parts = date.split('-');
+    let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || day.len() != 2 || year.len() != 2 {
+        return None;
+    }
+    Some(HttpDate::TwoDigitYear {
+        year: digits(year)? as i32,
+        month: month_number(month)?,
+        day: digits(day)?,
+        time: parse_time(time)?,
+        weekday,
+    })
+}
+
+/// `Sun Nov  6 08:49:37 1994`: a day below ten is padded with a space.
+fn parse_asctime(text: &str) -> Option<HttpDate> {
+    let (weekday, month, day, time, year) =
+        (text.get(..3)?, text.get(3..8)?, text.get(8..10)?, text.get(10..20)?, text.get(20..)?);
+    let weekday = WEEKDAYS.iter().find(|(name, _)| name.get(..3) == Some(weekday))?.1;
+    let month = month_number(month.strip_prefix(' ')?.strip_suffix(' ')?)?;
+    let day = digits(day.strip_prefix(' ').unwrap_or(day))?;
+    let time = parse_time(time.strip_prefix(' ')?.strip_suffix(' ')?)?;
+    if year.len() != 4 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(digits(year)? as i32, month, day).filter(|date| date.weekday() == weekday)?;
+    Some(HttpDate::Whole(Timestamp(Utc.from_utc_datetime(&date.and_time(time)))))
+}
+
+fn month_number(name: &str) -> Option<u32> {
+    MONTHS.iter().position(|month| *month == name).map(|index| index as u32 + 1)
+}
+
+/// `08:49:37`.
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    let mut parts = text.split(':');
+    let (hour, minute, second) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || [hour, minute, second].iter().any(|part| part.len() != 2) {
+        return None;
+    }
+    NaiveTime::from_hms_opt(digits(hour)?, digits(minute)?, digits(second)?)
+}
+
+/// A number written only with ASCII digits: no sign, no spaces.
+fn digits(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 impl fmt::Display for Timestamp {
@@ -281,10 +408,87 @@ mod tests {
     #[test]
     fn http_dates_and_differences() {
         let base = Timestamp::parse_field("2026-10-21T07:27:48Z").unwrap();
-        let later = Timestamp::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
+        let later = Timestamp::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap().received_at(base).unwrap();
         assert_eq!(base.seconds_until(later), 12.0);
         assert_eq!(Timestamp::parse_http_date("not a date"), None);
         assert_eq!(later.http_date(), "Wed, 21 Oct 2026 07:28:00 GMT");
-        assert_eq!(Timestamp::parse_http_date(&base.http_date()), Some(base));
+        assert_eq!(Timestamp::parse_http_date(&base.http_date()), Some(HttpDate::Whole(base)));
+    }
+
+    /// The date read from `text` by a recipient at `received`.
+    fn check_http_date(text: &str, received: &str, expected: Option<&str>) {
+        let received = Timestamp::parse_field(received).unwrap();
+        let read = Timestamp::parse_http_date(text).and_then(|date| date.received_at(received));
+        assert_eq!(read.map(|at| at.to_string()).as_deref(), expected, "{text:?} received at {received}");
+    }
+
+    #[test]
+    fn http_dates_in_every_form() {
+        let received = "2026-10-21T07:27:48Z";
+        let cases = [
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Some("1994-11-06T08:49:37.000Z")),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", Some("1994-11-06T08:49:37.000Z")),
+            ("Sun Nov  6 08:49:37 1994", Some("1994-11-06T08:49:37.000Z")),
+            ("Wed, 21 Oct 2026 07:28:00 GMT", Some("2026-10-21T07:28:00.000Z")),
+            ("Wednesday, 21-Oct-26 07:28:00 GMT", Some("2026-10-21T07:28:00.000Z")),
+            ("Wed Oct 21 07:28:00 2026", Some("2026-10-21T07:28:00.000Z")),
+            (" Wed Oct 21 07:28:00 2026 ", Some("2026-10-21T07:28:00.000Z")),
+            // RFC 850: a weekday in short, a four-digit year, a day of one digit, another zone.
+            ("Sun, 06-Nov-94 08:49:37 GMT", None),
+            ("Sunday, 06-Nov-1994 08:49:37 GMT", None),
+            ("Sunday, 6-Nov-94 08:49:37 GMT", None),
+            ("Sunday, 06-Nov-94 08:49:37 UTC", None),
+            ("Sunday, 06-Nov-94 08:49:37", None),
+            ("Sunday, 06-Nov-94 08:49:37 GMT later", None),
+            ("Sunday, 06-nov-94 08:49:37 GMT", None),
+            ("Sunday, 06-Nov-+4 08:49:37 GMT", None),
+            ("Monday, 06-Nov-94 08:49:37 GMT", None),
+            ("Sunday, 06-Nov-94 8:49:37 GMT", None),
+            // asctime: a day not padded, a two-digit year, a zone, a day or hour that does not exist.
+            ("Sun Nov 6 08:49:37 1994", None),
+            ("Sun Nov  6 08:49:37 94", None),
+            ("Sun Nov  6 08:49:37 1994 GMT", None),
+            ("Sun Nov 31 08:49:37 1994", None),
+            ("Sun Nov  6 24:49:37 1994", None),
+            ("Mon Nov  6 08:49:37 1994", None),
+            ("Sunday Nov  6 08:49:37 1994", None),
+            ("Sun Nov  6 08:49:37 1994x", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            check_http_date(text, received, expected);
+        }
+    }
+
+    /// RFC 9110, 5.6.7: a two-digit year more than 50 years after the date is received is the
+    /// most recent such year before it.
+    #[test]
+    fn two_digit_years_fall_within_fifty_years_ahead_of_receipt() {
+        let cases = [
+            ("Wednesday, 21-Oct-76 07:27:48 GMT", "2026-10-21T07:27:48Z", Some("2076-10-21T07:27:48.000Z")),
+            ("Friday, 22-Oct-76 07:27:48 GMT", "2026-10-21T07:27:48Z", Some("1976-10-22T07:27:48.000Z")),
+            // The weekday of the year it would be without the rule.
+            ("Thursday, 22-Oct-76 07:27:48 GMT", "2026-10-21T07:27:48Z", None),
+            ("Friday, 31-Dec-99 23:59:59 GMT", "2026-10-21T07:27:48Z", Some("1999-12-31T23:59:59.000Z")),
+            ("Saturday, 06-Nov-94 08:49:37 GMT", "2080-01-01T00:00:00Z", Some("2094-11-06T08:49:37.000Z")),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", "1990-01-01T00:00:00Z", Some("1994-11-06T08:49:37.000Z")),
+            // A day that exists in one century only.
+            ("Tuesday, 29-Feb-00 12:00:00 GMT", "2026-10-21T07:27:48Z", Some("2000-02-29T12:00:00.000Z")),
+            ("Thursday, 29-Feb-00 12:00:00 GMT", "1900-01-01T00:00:00Z", None),
+        ];
+        for (text, received, expected) in cases {
+            check_http_date(text, received, expected);
+        }
+    }
+
+    #[test]
+    fn http_dates_are_found_at_the_start_of_text() {
+        let check = |text: &str, expected: Option<&str>| assert_eq!(HttpDate::prefix_of(text), expected, "{text:?}");
+        check("Sun, 06 Nov 1994 08:49:37 GMT, then more", Some("Sun, 06 Nov 1994 08:49:37 GMT"));
+        check("Sunday, 06-Nov-94 08:49:37 GMT\nnext", Some("Sunday, 06-Nov-94 08:49:37 GMT"));
+        check("Wednesday, 21-Oct-26 07:28:00 GMT body", Some("Wednesday, 21-Oct-26 07:28:00 GMT"));
+        check("Sun Nov  6 08:49:37 1994 body", Some("Sun Nov  6 08:49:37 1994"));
+        check("Sun Nov  6 08:49:37 199", None);
+        check("soon, please", None);
     }
 }

@@ -1,11 +1,13 @@
 //! `errwatch ingest`: log files (plain or gzip) or standard input into ClickHouse.
 //!
-//! Reads and classifies on the calling thread and hands batches to the sink, which runs on the
-//! given tokio runtime. Every stored row carries its input's identity and line number, and a
+//! Each input is read and classified on a thread of its own, which hands rows over in chunks;
+//! the calling thread gathers them into batches and stores them through the sink, on the given
+//! tokio runtime, when a batch is full or old enough, whether or not more input arrives. Every stored row carries its input's identity and line number, and a
 //! run skips what each table already holds for that input (its watermark), so ingesting the
 //! same file twice stores nothing twice, even after a run that died between two inserts.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
@@ -17,7 +19,7 @@ use crate::pipeline::record::{to_store, Record, ToStore};
 use crate::source::file::{self, InputPath};
 use crate::source::lines::{Line, LineReader};
 use crate::source::Position;
-use crate::store::{Sink, SinkSettings, Store, StoreError, Watermarks};
+use crate::store::{Encoded, ErrorRow, QuarantineRow, Sink, SinkSettings, Store, StoreError, Watermarks};
 use crate::timestamp::Timestamp;
 
 /// How progress is shown while ingesting.
@@ -121,6 +123,47 @@ pub fn run(
     Ok(summary)
 }
 
+/// Lines read per chunk at most: the storing side wakes once per chunk, not once per record.
+const CHUNK_LINES: u64 = 1024;
+
+/// Bytes of the records that became rows in a chunk, at most (one record may pass it): with
+/// [`CHUNKS_AHEAD`], what reading may hold ahead of storing stays a few MiB whatever the rows.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Chunks reading may be ahead of storing: reading and classifying go on while a batch is
+/// inserted, this far.
+const CHUNKS_AHEAD: usize = 4;
+
+/// What the reading thread hands to the storing one, in input order.
+enum Handover {
+    Chunk(Chunk),
+    /// The input ended after the chunks handed over.
+    End,
+    Failed(io::Error),
+}
+
+/// Lines read in a row, classified: their rows, and how far they reach.
+#[derive(Default)]
+struct Chunk {
+    /// Each row with its line number, in line order.
+    rows: Vec<(u64, Row)>,
+    /// Bytes of the records the rows came from.
+    row_bytes: usize,
+    /// The number of the last line read.
+    last_line: u64,
+    records: u64,
+    skipped: u64,
+}
+
+enum Row {
+    Error(Encoded<ErrorRow>),
+    Quarantine(Encoded<QuarantineRow>),
+}
+
+/// Reads an input on a thread of its own, which hands its rows over in chunks, and stores them
+/// on this one. A chunk is handed over before any read that may wait for input, and a batch is
+/// flushed once old enough even while nothing arrives, so the errors of a stream that pauses
+/// (`tail -f app.log | errwatch ingest -`) are stored within the batch delay.
 fn ingest_one(
     runtime: &Runtime,
     store: &Store,
@@ -137,43 +180,134 @@ fn ingest_one(
         info!(input = %input.display(), errors_up_to = ?stored.errors, quarantine_up_to = ?stored.quarantine, "input seen before, storing only what is new");
     }
     let mut meter = Meter::new(options.progress, started, opened.compressed_size);
-    let mut lines = LineReader::new(opened.reader, options.limits.max_record_bytes);
-    let mut line_number = 0u64;
-    let mut now = Timestamp::now();
-    while let Some(line) = lines.next_line().map_err(read_error)? {
-        line_number += 1;
-        summary.records += 1;
-        let position = Position { source: opened.identity.clone(), partition: 0, offset: line_number };
-        let (classification, bytes, size) = match line {
-            Line::Record(bytes) => (classify(bytes, &options.limits), bytes, bytes.len()),
-            Line::TooLong { size, head } => {
-                let reason = Unreadable::TooLarge { size, limit: options.limits.max_record_bytes };
-                (Classification::Unreadable(reason), head, size)
+    let bytes_read = opened.bytes_read.clone();
+    let mut position = Position { source: opened.identity.clone(), partition: 0, offset: 0 };
+    let (chunks, received) = mpsc::sync_channel(CHUNKS_AHEAD);
+    let reading = Reading { stored, limits: options.limits, raw_cap: options.raw_cap, chunks };
+    // Not joined when storing fails: the thread may be waiting for input that never comes, and
+    // it ends at its next hand-over, which finds no one to take it.
+    let reader = std::thread::Builder::new()
+        .name("ingest-reader".to_owned())
+        .spawn(move || reading.read(opened))
+        .map_err(read_error)?;
+    loop {
+        match received.recv_timeout(sink.time_until_due()) {
+            Ok(Handover::Chunk(chunk)) => {
+                for (line, row) in chunk.rows {
+                    position.offset = line;
+                    match row {
+                        Row::Error(row) => {
+                            sink.add_error(row, &position);
+                            summary.errors_stored += 1;
+                        }
+                        Row::Quarantine(row) => {
+                            sink.add_quarantine(row, &position);
+                            summary.quarantined += 1;
+                        }
+                    }
+                }
+                position.offset = chunk.last_line;
+                sink.saw(&position);
+                summary.records += chunk.records;
+                summary.skipped += chunk.skipped;
+                meter.tick(summary, bytes_read.load(std::sync::atomic::Ordering::Relaxed));
             }
-        };
-        let record = Record { bytes, size, position: &position, source_time: None };
-        match to_store(classification, &record, &stored, || now, options.raw_cap) {
-            ToStore::Error(row) => {
-                sink.add_error(row, &position);
-                summary.errors_stored += 1;
+            Ok(Handover::End) => {
+                let _ = reader.join();
+                return Ok(());
             }
-            ToStore::Quarantine(row) => {
-                sink.add_quarantine(row, &position);
-                summary.quarantined += 1;
+            Ok(Handover::Failed(error)) => return Err(read_error(error)),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(read_error(io::Error::other("reading stopped before the end of the input")))
             }
-            ToStore::AlreadyStored => summary.skipped += 1,
-            ToStore::Ordinary => sink.saw(&position),
-        }
-        // Time is read once per thousand records: often enough for ages and progress.
-        if line_number % 1024 == 0 {
-            now = Timestamp::now();
-            meter.tick(summary, opened.bytes_read.load(std::sync::atomic::Ordering::Relaxed));
         }
         if sink.is_due() {
             runtime.block_on(sink.flush())?;
         }
     }
-    Ok(())
+}
+
+/// The reading thread's side: reads lines, classifies them and hands their rows over.
+struct Reading {
+    /// What each table held of the input when reading started.
+    stored: Watermarks,
+    limits: Limits,
+    raw_cap: usize,
+    chunks: SyncSender<Handover>,
+}
+
+impl Reading {
+    /// Reads to the end of the input, or until the storing side is gone.
+    fn read(self, opened: file::OpenedInput) {
+        let mut lines = LineReader::new(opened.reader, self.limits.max_record_bytes);
+        let mut position = Position { source: opened.identity, partition: 0, offset: 0 };
+        let mut chunk = Chunk::default();
+        let mut now = Timestamp::now();
+        loop {
+            let may_wait = !lines.has_whole_line();
+            if may_wait && !self.hand_over(&mut chunk) {
+                return;
+            }
+            let line = match lines.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    if self.hand_over(&mut chunk) {
+                        let _ = self.chunks.send(Handover::End);
+                    }
+                    return;
+                }
+                Err(error) => {
+                    let _ = self.chunks.send(Handover::Failed(error));
+                    return;
+                }
+            };
+            position.offset += 1;
+            // Time is read once per chunk, and after a read that may have waited: often enough
+            // for the time of ingestion.
+            if may_wait {
+                now = Timestamp::now();
+            }
+            let (classification, bytes, size) = match line {
+                Line::Record(bytes) => (classify(bytes, &self.limits), bytes, bytes.len()),
+                Line::TooLong { size, head } => {
+                    let reason = Unreadable::TooLarge { size, limit: self.limits.max_record_bytes };
+                    (Classification::Unreadable(reason), head, size)
+                }
+            };
+            let record = Record { bytes, size, position: &position, source_time: None };
+            let row = match to_store(classification, &record, &self.stored, || now, self.raw_cap) {
+                ToStore::Error(row) => Some(Row::Error(row)),
+                ToStore::Quarantine(row) => Some(Row::Quarantine(row)),
+                ToStore::AlreadyStored => {
+                    chunk.skipped += 1;
+                    None
+                }
+                ToStore::Ordinary => None,
+            };
+            if let Some(row) = row {
+                chunk.rows.push((position.offset, row));
+                chunk.row_bytes += bytes.len();
+            }
+            chunk.records += 1;
+            chunk.last_line = position.offset;
+            if chunk.records >= CHUNK_LINES || chunk.row_bytes >= CHUNK_BYTES {
+                if !self.hand_over(&mut chunk) {
+                    return;
+                }
+                now = Timestamp::now();
+            }
+        }
+    }
+
+    /// Hands the chunk over, if it holds any record, leaving an empty one; false when the
+    /// storing side is gone.
+    fn hand_over(&self, chunk: &mut Chunk) -> bool {
+        if chunk.records == 0 {
+            return true;
+        }
+        self.chunks.send(Handover::Chunk(std::mem::take(chunk))).is_ok()
+    }
 }
 
 /// Progress: rate, share of the input read, and time left.

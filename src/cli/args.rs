@@ -181,6 +181,10 @@ pub struct IngestArgs {
     #[arg(long, value_name = "ROWS", default_value_t = SinkSettings::default().max_rows)]
     pub batch_rows: usize,
 
+    /// Milliseconds a batch may wait before it is sent, also while the input pauses
+    #[arg(long, value_name = "MS", env = "ERRWATCH_BATCH_DELAY_MS", default_value_t = 1000)]
+    pub batch_delay_ms: u64,
+
     /// Drop daily partitions older than this many days before ingesting
     #[arg(long, value_name = "DAYS", env = "ERRWATCH_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
@@ -478,7 +482,11 @@ impl IngestArgs {
         IngestOptions {
             limits: Limits { max_record_bytes: self.max_record_bytes, ..Limits::default() },
             raw_cap: self.raw_cap,
-            sink: SinkSettings { max_rows: self.batch_rows.max(1), ..SinkSettings::default() },
+            sink: SinkSettings {
+                max_rows: self.batch_rows.max(1),
+                max_delay: Duration::from_millis(self.batch_delay_ms),
+                ..SinkSettings::default()
+            },
             progress: if self.quiet { Progress::Quiet } else { Progress::detect() },
         }
     }

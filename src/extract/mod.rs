@@ -17,7 +17,7 @@ mod walk;
 use std::sync::LazyLock;
 
 use crate::guid::{CorrelationId, Guid};
-use crate::timestamp::Timestamp;
+use crate::timestamp::{HttpDate, Timestamp};
 
 pub use family::Family;
 pub use url::{api_template, host};
@@ -81,7 +81,7 @@ pub struct Envelope {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RetryAfter {
     Seconds(f64),
-    Date(Timestamp),
+    Date(HttpDate),
 }
 
 /// Where the call went and who made it.

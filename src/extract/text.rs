@@ -9,6 +9,7 @@ use memchr::memmem::Finder;
 
 use crate::byte_search;
 use crate::guid::Guid;
+use crate::timestamp::HttpDate;
 
 /// Statuses written in text, in the forms clients and runtimes print them:
 /// `HTTP/1.1 429`, `-> 401`, `(403)`, `404 (Not Found)`, `403 Client Error`, `[404]`,
@@ -157,7 +158,8 @@ fn reason_phrase(status: u16) -> Option<&'static str> {
 }
 
 /// A Retry-After value written in text (`Retry-After: 2.128`, `retry_after=12`,
-/// `x-ms-retry-after-ms: 500`, `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`).
+/// `x-ms-retry-after-ms: 500`, `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`, or an HTTP date
+/// in one of its older forms).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RetryAfterText<'a> {
     Seconds(f64),
@@ -200,8 +202,7 @@ fn retry_after_at(text: &str, after_retry: usize) -> Option<RetryAfterText<'_>> 
         return Some(RetryAfterText::Seconds(if in_millis { number / 1000.0 } else { number }));
     }
     let offset = bytes.len() - value.len();
-    // IMF-fixdate is exactly 29 bytes: "Wed, 21 Oct 2026 07:28:00 GMT".
-    text.get(offset..offset + 29).map(RetryAfterText::Date)
+    text.get(offset..).and_then(HttpDate::prefix_of).map(RetryAfterText::Date)
 }
 
 /// The first `http://` or `https://` URL in text, with the HTTP verb written right before it.
@@ -474,6 +475,15 @@ mod tests {
             retry_after("Retry-After: Wed, 21 Oct 2026 07:28:00 GMT"),
             Some(RetryAfterText::Date("Wed, 21 Oct 2026 07:28:00 GMT"))
         );
+        assert_eq!(
+            retry_after("Retry-After: Sunday, 06-Nov-94 08:49:37 GMT\nContent-Length: 0"),
+            Some(RetryAfterText::Date("Sunday, 06-Nov-94 08:49:37 GMT"))
+        );
+        assert_eq!(
+            retry_after("retry_after=\"Sun Nov  6 08:49:37 1994\""),
+            Some(RetryAfterText::Date("Sun Nov  6 08:49:37 1994"))
+        );
+        assert_eq!(retry_after("Retry-After: Sun Nov 6 08:49:37 1994"), None);
         assert_eq!(retry_after("Please retry after a while"), None);
         assert_eq!(retry_after("retry later"), None);
         assert_eq!(retry_after("RETRY-AFTER: 3 and ReTrY_AfTeR=4"), Some(RetryAfterText::Seconds(3.0)));

@@ -43,10 +43,14 @@ impl InputPath {
     }
 }
 
+/// An input's content, buffered: a reader can see what the buffer holds without a read that
+/// may wait.
+pub type InputReader = BufReader<Box<dyn Read + Send>>;
+
 /// An opened input: its records as a buffered stream, its identity, and its size on disk when
 /// known (for progress).
 pub struct OpenedInput {
-    pub reader: Box<dyn BufRead + Send>,
+    pub reader: InputReader,
     /// `file:<16 hex digits>`, the `source` of everything stored from this input.
     pub identity: String,
     pub compressed_size: Option<u64>,
@@ -78,8 +82,9 @@ pub fn open(input: &InputPath) -> io::Result<OpenedInput> {
     let mut prefix = Vec::with_capacity(IDENTITY_PREFIX);
     content.by_ref().take(IDENTITY_PREFIX as u64).read_to_end(&mut prefix)?;
     let identity = format!("file:{:016x}", fnv1a(&prefix));
-    let reader = BufReader::with_capacity(READ_BUFFER, Cursor::new(prefix).chain(content));
-    Ok(OpenedInput { reader: Box::new(reader), identity, compressed_size: size, bytes_read })
+    let content: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(content));
+    let reader = BufReader::with_capacity(READ_BUFFER, content);
+    Ok(OpenedInput { reader, identity, compressed_size: size, bytes_read })
 }
 
 /// Whether `path` names a file that can be read, for a clear message before any work: a

@@ -3,7 +3,7 @@
 //! A line longer than the record limit is not kept, only counted to its end, and handed on as
 //! [`Line::TooLong`], so that one giant line costs no more memory than a normal one.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, BufReader, Read};
 
 /// One line of input.
 #[derive(Debug)]
@@ -88,6 +88,15 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+impl<R: Read> LineReader<BufReader<R>> {
+    /// Whether the next line ends in what was read already, so that reading it cannot wait
+    /// for input: a reader of a stream hands on what it holds before a read that may wait.
+    pub fn has_whole_line(&mut self) -> bool {
+        self.input.consume(std::mem::take(&mut self.lent));
+        memchr::memchr(b'\n', self.input.buffer()).is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,7 +105,7 @@ mod tests {
     /// one (most lines are lent from it); both must agree.
     fn lines_of(input: &[u8], limit: usize) -> Vec<String> {
         let read = |capacity: usize| {
-            let mut reader = LineReader::new(io::BufReader::with_capacity(capacity, input), limit);
+            let mut reader = LineReader::new(BufReader::with_capacity(capacity, input), limit);
             let mut found = Vec::new();
             while let Some(line) = reader.next_line().unwrap() {
                 found.push(match line {
@@ -118,5 +127,22 @@ mod tests {
         assert_eq!(lines_of(b"", 10), Vec::<String>::new());
         assert_eq!(lines_of(b"12345\n123456\nok", 5), ["12345", "<too long: 6, kept 6>", "ok"]);
         assert_eq!(lines_of(b"1234\r\n", 4), ["1234"]);
+    }
+
+    #[test]
+    fn tells_whether_the_next_line_is_read_already() {
+        let check = |input: &[u8], capacity: usize, expected: &[bool]| {
+            let mut reader = LineReader::new(BufReader::with_capacity(capacity, input), 100);
+            let mut found = vec![reader.has_whole_line()];
+            while reader.next_line().unwrap().is_some() {
+                found.push(reader.has_whole_line());
+            }
+            assert_eq!(found, expected, "{input:?} through {capacity} bytes");
+        };
+        // Nothing is read before the first line.
+        check(b"a\nb\n", 64, &[false, true, false]);
+        check(b"a\nb\nc", 64, &[false, true, false, false]);
+        check(b"aa\nbbbbbb\nc\n", 8, &[false, false, true, false]);
+        check(b"", 64, &[false]);
     }
 }

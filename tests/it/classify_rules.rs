@@ -440,6 +440,36 @@ fn retry_after() {
     check(&throttled, json!({"retry_after_seconds": null}));
 }
 
+/// An HTTP date in each form HTTP allows, as a field and in header text, counts from the
+/// record's own time; a date in none of them is not read.
+#[test]
+fn retry_after_dates_in_every_form() {
+    let throttled = format!(r#"{{"error":{{"code":"TooManyRequests","target":"{GUID}"}}}}"#);
+    let cases = [
+        ("Wed, 21 Oct 2026 07:28:00 GMT", json!(12)),
+        ("Wednesday, 21-Oct-26 07:28:00 GMT", json!(12)),
+        ("Wed Oct 21 07:28:00 2026", json!(12)),
+        // A two-digit year more than 50 years ahead is of the century before: long past.
+        ("Thursday, 21-Oct-99 07:28:00 GMT", json!(0)),
+        ("Wed, 21-Oct-26 07:28:00 GMT", json!(null)),
+        ("Wednesday, 21-Oct-2026 07:28:00 GMT", json!(null)),
+        ("Tuesday, 21-Oct-26 07:28:00 GMT", json!(null)),
+        ("Wed Oct 21 07:28:00 26", json!(null)),
+        ("Wed Oct 21 7:28:00 2026", json!(null)),
+        ("Wed Oct 32 07:28:00 2026", json!(null)),
+    ];
+    for (date, seconds) in cases {
+        check(
+            &format!(r#"{{"ts":"2026-10-21T07:27:48Z","Retry-After":"{date}","body":{throttled}}}"#),
+            json!({"retry_after_seconds": seconds}),
+        );
+        check(
+            &format!("2026-10-21T07:27:48Z HTTP/1.1 429 Too Many Requests\nRetry-After: {date}\n\n{throttled}"),
+            json!({"retry_after_seconds": seconds}),
+        );
+    }
+}
+
 // 6. Output of records that are not errors, and timestamps.
 
 #[test]

@@ -143,6 +143,66 @@ fn a_stream_of_huge_records_is_quarantined_in_bounded_memory() {
     assert!(stored <= 16 * 1024, "the raw record is kept up to its cap: {stored} bytes");
 }
 
+/// A child process killed if the test ends before it exits.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tail -f app.log | errwatch ingest -`: the errors of a stream that pauses are stored within
+/// the batch delay while its input stays open, and closing the input ends the run with totals.
+#[test]
+fn a_paused_stream_is_stored_while_its_input_stays_open() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let database = TestDatabase::new("paused_stream");
+    let runtime = crate::clickhouse::runtime();
+    runtime.block_on(database.migrated());
+    let settings = database.settings();
+    let count = |table: &str| {
+        runtime.block_on(crate::clickhouse::scalar::<u64>(&settings, &format!("SELECT count() FROM {table}")))
+    };
+    let mut child = Running(
+        errwatch(&database)
+            .args(["ingest", "-", "--quiet"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    let throttled = r#"{"error":{"code":"TooManyRequests","message":"slow down"},"status":429}"#;
+    let denied = r#"{"error":{"code":"Forbidden","message":"no access"},"status":403}"#;
+    // An input is known by its first KiB, so a stream is stored once it has written that much.
+    let starting: String =
+        (0..40).map(|line| format!("2026-11-26T10:00:00Z INFO worker {line:02} is starting up\n")).collect();
+    assert!(starting.len() > 1024);
+    stdin.write_all(format!("{starting}{throttled}\nwaiting for more\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+
+    crate::process::wait_until("the error to be stored with the input open", Duration::from_secs(30), || {
+        count("api_errors") == 1
+    });
+    assert!(child.0.try_wait().unwrap().is_none(), "errwatch is still reading");
+
+    stdin.write_all(format!("{denied}\n").as_bytes()).unwrap();
+    stdin.write_all(b"\xff not text\n").unwrap();
+    drop(stdin);
+    let status = child.0.wait().unwrap();
+    let mut stderr = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("records=44 already_stored=0 errors_stored=2 quarantined=1"),
+        "the totals count every record: {stderr}"
+    );
+    assert_eq!((count("api_errors"), count("quarantine")), (2, 1));
+}
+
 /// A directory named as an input is refused before anything is asked of ClickHouse, and the
 /// line says why once.
 #[test]
