@@ -119,7 +119,7 @@ pub fn run<E>(
     let started = Instant::now();
     let rate = generator.settings().rate;
     let mut summary = Summary::default();
-    while options.count.map_or(true, |count| summary.records < count) {
+    while options.count.is_none_or(|count| summary.records < count) {
         if stop.is_raised() {
             break;
         }

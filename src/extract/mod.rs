@@ -155,7 +155,7 @@ fn may_concern_an_api_call(text: &str) -> bool {
         let others = ["tatus", "TATUS", "\\u"];
         aho_corasick::packed::Config::new().builder().extend(family::NEEDLES.into_iter().chain(others)).build()
     });
-    let has_needle = NEEDLES.as_ref().map_or(true, |needles| needles.find(text).is_some());
+    let has_needle = NEEDLES.as_ref().is_none_or(|needles| needles.find(text).is_some());
     has_needle || text::statuses(text).next().is_some()
 }
 

@@ -249,7 +249,7 @@ impl<'a> JsonObject<'a> {
 
 /// Retry-After as a header writes it: whole seconds, or seconds with milliseconds as Graph does.
 fn seconds_text(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{}.{:03}", millis / 1000, millis % 1000)
