@@ -462,13 +462,9 @@ impl RunArgs {
             extra: file_kafka_options.into_iter().chain(self.kafka_options).collect(),
         };
         let pipeline = PipelineSettings {
-            limits: Limits { max_record_bytes: self.max_record_bytes, ..Limits::default() },
+            limits: record_limits(self.max_record_bytes),
             raw_cap: self.raw_cap,
-            sink: SinkSettings {
-                max_rows: self.batch_rows.max(1),
-                max_delay: Duration::from_millis(self.batch_delay_ms),
-                ..SinkSettings::default()
-            },
+            sink: batching(self.batch_rows, self.batch_delay_ms),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             retention: self.retention_days.map(|days| Retention { days, every: RETENTION_EVERY }),
             ..PipelineSettings::for_kafka(kafka)
@@ -477,16 +473,26 @@ impl RunArgs {
     }
 }
 
+/// The record size limit `--max-record-bytes` asks for, the other limits at their defaults.
+fn record_limits(max_record_bytes: usize) -> Limits {
+    Limits { max_record_bytes, ..Limits::default() }
+}
+
+/// Batches of `--batch-rows` rows at most (one at the least), sent after `--batch-delay-ms`.
+fn batching(batch_rows: usize, batch_delay_ms: u64) -> SinkSettings {
+    SinkSettings {
+        max_rows: batch_rows.max(1),
+        max_delay: Duration::from_millis(batch_delay_ms),
+        ..SinkSettings::default()
+    }
+}
+
 impl IngestArgs {
     pub fn options(&self) -> IngestOptions {
         IngestOptions {
-            limits: Limits { max_record_bytes: self.max_record_bytes, ..Limits::default() },
+            limits: record_limits(self.max_record_bytes),
             raw_cap: self.raw_cap,
-            sink: SinkSettings {
-                max_rows: self.batch_rows.max(1),
-                max_delay: Duration::from_millis(self.batch_delay_ms),
-                ..SinkSettings::default()
-            },
+            sink: batching(self.batch_rows, self.batch_delay_ms),
             progress: if self.quiet { Progress::Quiet } else { Progress::detect() },
         }
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-use super::{Encoded, ErrorRow, FailureKind, QuarantineRow, SinkObserver, SinkStore, StoreError, Table};
+use super::{Encoded, ErrorRow, FailureKind, QuarantineRow, SinkObserver, SinkStore, Span, StoreError, Table};
 use crate::classify::Classification;
 use crate::source::Position;
 use crate::timestamp::Timestamp;
@@ -186,14 +186,7 @@ impl SinkStore for FakeStore {
         }
     }
 
-    async fn rows_at(
-        &self,
-        table: &str,
-        source: &str,
-        partition: i32,
-        first: u64,
-        last: u64,
-    ) -> Result<u64, StoreError> {
+    async fn rows_at(&self, table: &str, span: &Span<'_>) -> Result<u64, StoreError> {
         let mut state = self.state();
         state.count_attempts += 1;
         match state.counts.pop_front().unwrap_or(Count::Answers) {
@@ -207,7 +200,9 @@ impl SinkStore for FakeStore {
             .iter()
             .filter(|landed| landed.table == table)
             .flat_map(|landed| &landed.offsets)
-            .filter(|(s, p, offset)| s == source && *p == partition && (first..=last).contains(offset))
+            .filter(|(source, partition, offset)| {
+                source == span.source && *partition == span.partition && (span.first..=span.last).contains(offset)
+            })
             .count();
         Ok(rows as u64)
     }

@@ -217,6 +217,16 @@ impl Watermarks {
     }
 }
 
+/// Consecutive positions of one source partition, `first..=last`: where a batch's rows of a
+/// table sit, for asking whether an insert whose connection broke landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span<'a> {
+    pub source: &'a str,
+    pub partition: i32,
+    pub first: u64,
+    pub last: u64,
+}
+
 /// Bytes of an insert compressed and sent at a time.
 const INSERT_CHUNK_BYTES: usize = 1024 * 1024;
 
@@ -365,23 +375,16 @@ impl Store {
         Ok(Watermarks { errors, quarantine })
     }
 
-    /// How many rows of `table` sit at positions `first..=last` of a source partition.
-    pub async fn rows_at(
-        &self,
-        table: &str,
-        source: &str,
-        partition: i32,
-        first: u64,
-        last: u64,
-    ) -> Result<u64, StoreError> {
+    /// How many rows of `table` sit at the positions of `span`.
+    pub async fn rows_at(&self, table: &str, span: &Span<'_>) -> Result<u64, StoreError> {
         self.queries
             .query(&format!(
                 "SELECT count() FROM {table} WHERE source = ? AND source_partition = ? AND source_offset >= ? AND source_offset <= ?"
             ))
-            .bind(source)
-            .bind(partition)
-            .bind(first)
-            .bind(last)
+            .bind(span.source)
+            .bind(span.partition)
+            .bind(span.first)
+            .bind(span.last)
             .fetch_one()
             .await
             .map_err(|e| self.error(e))

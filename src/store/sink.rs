@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::observe::{NoObserver, SinkObserver};
 use super::rows::{Encoded, ErrorRow, QuarantineRow};
-use super::{Store, StoreError, Table};
+use super::{Span, Store, StoreError, Table};
 use crate::source::Position;
 use crate::timestamp::Timestamp;
 
@@ -29,15 +29,8 @@ pub trait SinkStore: Clone + Send + Sync + 'static {
     /// Inserts rows encoded by [`Table::encode`] in one statement, applied whole or not at all.
     fn insert_encoded<T: Table>(&self, encoded: &Bytes) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// How many rows of `table` sit at positions `first..=last` of a source partition.
-    fn rows_at(
-        &self,
-        table: &str,
-        source: &str,
-        partition: i32,
-        first: u64,
-        last: u64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// How many rows of `table` sit at the positions of `span`.
+    fn rows_at(&self, table: &str, span: &Span<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl SinkStore for Store {
@@ -45,15 +38,8 @@ impl SinkStore for Store {
         Store::insert_encoded::<T>(self, encoded)
     }
 
-    fn rows_at(
-        &self,
-        table: &str,
-        source: &str,
-        partition: i32,
-        first: u64,
-        last: u64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
-        Store::rows_at(self, table, source, partition, first, last)
+    fn rows_at(&self, table: &str, span: &Span<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        Store::rows_at(self, table, span)
     }
 }
 
@@ -330,7 +316,8 @@ async fn already_stored<S: SinkStore>(
     spans: &BTreeMap<(String, i32), (u64, u64, u64)>,
 ) -> Result<bool, StoreError> {
     for ((source, partition), (first, last, count)) in spans {
-        if store.rows_at(table, source, *partition, *first, *last).await? < *count {
+        let span = Span { source, partition: *partition, first: *first, last: *last };
+        if store.rows_at(table, &span).await? < *count {
             return Ok(false);
         }
     }
