@@ -1,6 +1,6 @@
 //! The command line: arguments, help texts and the configuration file, read into the
-//! settings each command of [`app`](crate::app) takes. The one module that names `clap` and
-//! `toml`.
+//! settings each command of [`app`](crate::app) takes. The one module that names `clap`,
+//! `clap_complete` and `toml`.
 //!
 //! A setting comes from its flag, else its `ERRWATCH_*` variable, else the configuration file
 //! (`--config FILE` or `ERRWATCH_CONFIG`), else its default: the file's values are made the
