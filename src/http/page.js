@@ -41,6 +41,9 @@ function cell(row, text, className) {
   const td = row.insertCell();
   td.textContent = text;
   if (className) td.className = className;
+  // A narrow window shows each event as a block without the table's header: each value is
+  // named by the label its header gives (page.css shows it).
+  td.dataset.label = row.closest("table").tHead.rows[0].cells[td.cellIndex].textContent;
   return td;
 }
 
@@ -59,13 +62,13 @@ document.getElementById("lookup").addEventListener("submit", async (event) => {
     const answer = await getJson("api/v1/correlations/" + encodeURIComponent(id));
     for (const e of answer.events) {
       const row = body.insertRow();
-      // "2026-11-26T09:58:01.204Z" as "2026-11-26 09:58:01.204": the header says UTC, and a
-      // space lets the column stay one line wide.
-      cell(row, (e.timestamp || "-").replace("T", " ").replace(/Z$/, ""), "nowrap mono");
+      // "2026-11-26T09:58:01.204Z" as "2026-11-26 09:58:01.204": the header says UTC, and at
+      // the space the column wraps into date and time, which leaves the message more room.
+      cell(row, (e.timestamp || "-").replace("T", " ").replace(/Z$/, ""), "mono");
       cell(row, e.service || "-", "nowrap");
       cell(row, ((e.method || "") + " " + (e.api || "-")).trim(), "mono");
       cell(row, e.http_status == null ? "-" : String(e.http_status), "mono");
-      cell(row, codeLabel(e.code, e.http_status), "nowrap");
+      cell(row, codeLabel(e.code, e.http_status));
       const category = document.createElement("span");
       category.className = "pill";
       category.style.setProperty("--c", COLORS[e.category] || OTHER_COLOR);
@@ -85,24 +88,72 @@ let lastSeries = null;
 
 /** Seconds per bar for each range: under two hundred bars, so that each is wide enough to see. */
 const STEPS = { 1: 60, 6: 300, 24: 900, 168: 3600 };
+/** The ranges offered, in hours, shortest first. */
+const RANGES = Object.keys(STEPS).map(Number).sort((a, b) => a - b);
+/** Fewer bars than this, and each would be a block as wide as a fifth of the chart. */
+const MIN_BARS = 12;
+
+function fetchSeries(hours, to) {
+  return getJson("api/v1/errors/timeseries?from=" + (to - hours * 3600) + "&to=" + to +
+    "&step=" + (STEPS[hours] || 3600));
+}
+
+/** The start of the first bucket that holds an error, or null when none does. */
+function firstFilled(series) {
+  const at = series.times.findIndex((_, i) => series.categories.some((c) => c.events[i] > 0));
+  return at < 0 ? null : series.times[at];
+}
+
+/**
+ * The series from its first bar with an error on (but at least MIN_BARS bars), so that the
+ * empty hours before errwatch started, or before the first error, take no room.
+ */
+function fromFirstError(series) {
+  const first = firstFilled(series);
+  if (first === null) return series;
+  const start = Math.max(0, Math.min(series.times.indexOf(first), series.times.length - MIN_BARS));
+  return { ...series, times: series.times.slice(start),
+           categories: series.categories.map((c) => ({ ...c, events: c.events.slice(start) })) };
+}
 
 async function drawChart() {
   const hours = Number(document.getElementById("hours").value);
   const to = Math.ceil(Date.now() / 60000) * 60;
   const status = document.getElementById("chart-status");
   try {
-    const series = await getJson("api/v1/errors/timeseries?from=" + (to - hours * 3600) + "&to=" + to +
-      "&step=" + (STEPS[hours] || 3600));
+    let series = await fetchSeries(hours, to);
+    // The selected range is the most shown: when a shorter one holds every error of it (a
+    // fresh start), that one's finer bars are shown instead.
+    const first = firstFilled(series);
+    const fits = first === null ? hours : RANGES.find((range) => range <= hours && to - range * 3600 <= first);
+    if (fits && fits < hours) series = await fetchSeries(fits, to);
+    series = fromFirstError(series);
     lastSeries = series;
     paint(series);
     const total = series.categories.reduce((sum, c) => sum + c.events.reduce((a, b) => a + b, 0), 0);
+    const since = series.times.length ? new Date(series.times[0] * 1000).toISOString().slice(11, 16) : "";
     status.className = "status";
-    status.textContent = plural(total, "error") + " in the last " + plural(hours, "hour") + ", one bar per " +
+    status.textContent = plural(total, "error") + " in the last " + plural(hours, "hour") +
+      (first === null ? "" : ", shown from " + since) + ", one bar per " +
       plural(series.step_seconds / 60, "minute") + " (times in UTC)";
   } catch (error) {
     status.className = "status error";
     status.textContent = "Cannot load the chart: " + error.message;
   }
+}
+
+/**
+ * Axis labels for counts up to `max`: steps of 1, 2 or 5 times a power of ten, whole numbers,
+ * at most five of them above zero, the last at or above `max` so that no bar passes it.
+ */
+function roundTicks(max) {
+  const rough = Math.max(1, max) / 4;
+  const power = Math.pow(10, Math.floor(Math.log10(rough)));
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough));
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  const ticks = [];
+  for (let value = 0; value <= top; value += step) ticks.push(value);
+  return ticks;
 }
 
 /** The first of the usual tick intervals (seconds) that leaves room for each label. */
@@ -123,40 +174,55 @@ function paint(series) {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
-  const left = 44, right = 8, top = 8, bottom = 22;
-  const plotWidth = width - left - right, plotHeight = height - top - bottom;
   const n = series.times.length;
   const totals = series.times.map((_, i) => series.categories.reduce((sum, c) => sum + c.events[i], 0));
-  const max = Math.max(1, ...totals);
+  const ticks = roundTicks(Math.max(0, ...totals));
+  const topValue = ticks[ticks.length - 1];
   ctx.font = "11px system-ui, sans-serif";
+  // Room on the left for the widest count, however many digits it has.
+  const left = Math.ceil(Math.max(...ticks.map((value) => ctx.measureText(String(value)).width))) + 12;
+  const right = 8, top = 8, bottom = 22;
+  const plotWidth = width - left - right, plotHeight = height - top - bottom;
+  const base = top + plotHeight;
+  const yOf = (value) => Math.round(base - (value / topValue) * plotHeight);
 
-  // Horizontal grid lines at whole numbers of errors, at most four of them.
-  const gridStep = Math.max(1, Math.ceil(max / 4));
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (let value = 0; value <= max; value += gridStep) {
-    const y = Math.round(top + plotHeight - (value / max) * plotHeight) + 0.5;
+  for (const value of ticks) {
+    const y = yOf(value);
     ctx.fillStyle = value === 0 ? "#80868b" : "#e3e6ea";
-    ctx.fillRect(left, y - 0.5, plotWidth, 1);
+    ctx.fillRect(left, y, plotWidth, 1);
     ctx.fillStyle = "#5f6368";
-    ctx.fillText(String(value), left - 6, y);
+    ctx.fillText(String(value), left - 6, y + 0.5);
   }
 
-  // One stacked bar per bucket; whole pixels keep the colours exact.
+  // One stacked bar per bucket; whole pixels keep the colours exact. Each part ends where the
+  // running total does, so rounding never adds up past the bar's true height, and a part of a
+  // single error stays one pixel high at least, though never above the top line.
   const span = n * series.step_seconds;
   const barWidth = plotWidth / Math.max(1, n);
   series.times.forEach((_, i) => {
     const x = Math.round(left + i * barWidth);
     const w = Math.max(1, Math.round(left + (i + 1) * barWidth) - x - (barWidth > 3 ? 1 : 0));
-    let y = top + plotHeight;
+    let below = base, sum = 0;
     for (const c of series.categories) {
       if (!c.events[i]) continue;
-      const h = Math.max(1, Math.round((c.events[i] / max) * plotHeight));
+      sum += c.events[i];
+      const y = Math.max(top, Math.min(below - 1, yOf(sum)));
+      if (y >= below) continue;
       ctx.fillStyle = COLORS[c.category] || OTHER_COLOR;
-      ctx.fillRect(x, y - h, w, h);
-      y -= h;
+      ctx.fillRect(x, y, w, below - y);
+      below = y;
     }
   });
+
+  // What was drawn, in numbers, so that it can be checked without reading pixels.
+  if (n > 0) {
+    canvas.dataset.yTicks = ticks.join(",");
+    canvas.dataset.from = String(series.times[0]);
+    canvas.dataset.to = String(series.times[0] + span);
+    canvas.dataset.step = String(series.step_seconds);
+  }
 
   // Time labels on round UTC times (hours, days) under the bars.
   if (n > 0) {
@@ -169,7 +235,10 @@ function paint(series) {
       const x = left + ((t - first) / span) * plotWidth;
       const iso = new Date(t * 1000).toISOString();
       ctx.fillRect(Math.round(x), top + plotHeight, 1, 4);
-      ctx.fillText(interval >= 86400 ? iso.slice(5, 10) : iso.slice(11, 16), x, top + plotHeight + 6);
+      const label = interval >= 86400 ? iso.slice(5, 10) : iso.slice(11, 16);
+      // A label at either end is moved in, not cut off by the canvas's edge.
+      const half = ctx.measureText(label).width / 2;
+      ctx.fillText(label, Math.min(Math.max(x, half), width - half), top + plotHeight + 6);
     }
   }
 
