@@ -66,8 +66,45 @@ pub struct IngestSummary {
 pub enum IngestError {
     #[error("cannot read {input}")]
     Read { input: String, source: io::Error },
+    /// Inputs that broke off before their end; every line read before each break was stored,
+    /// and so were the other inputs.
+    #[error("{}", damaged_message(.damaged))]
+    Damaged { damaged: Vec<Damage>, summary: IngestSummary },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Where an input broke off, and why.
+#[derive(Debug)]
+pub struct Damage {
+    pub input: String,
+    /// The last whole line read, all of them stored; 0 when the input could not be opened.
+    pub line: u64,
+    /// Bytes of the input as it arrives (compressed, for gzip) taken by reading when it broke;
+    /// none when the input could not be opened.
+    pub bytes: Option<u64>,
+    pub reason: io::Error,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.bytes {
+            Some(bytes) => {
+                write!(f, "{} past line {} (byte {bytes} of the input): {}", self.input, self.line, self.reason)
+            }
+            None => write!(f, "{}: {}", self.input, self.reason),
+        }
+    }
+}
+
+fn damaged_message(damaged: &[Damage]) -> String {
+    let each: Vec<String> = damaged.iter().map(Damage::to_string).collect();
+    match each.as_slice() {
+        [one] => format!("cannot read {one}; everything read was stored"),
+        many => {
+            format!("cannot read {} inputs to their end: {}; everything read was stored", many.len(), many.join("; "))
+        }
+    }
 }
 
 /// `errwatch ingest`: checks that every input can be read, prepares the schema, ingests and
@@ -113,14 +150,23 @@ pub fn run(
     let mut summary = IngestSummary::default();
     let mut sink = Sink::new(store.clone(), options.sink);
     let started = Instant::now();
+    // A damaged input does not keep the next ones from being stored: `ingest *.gz` stores what
+    // each can give, and fails at the end naming every input that broke.
+    let mut damaged = Vec::new();
     for input in inputs {
-        ingest_one(runtime, store, &mut sink, input, options, &mut summary, started)?;
+        if let Some(damage) = ingest_one(runtime, store, &mut sink, input, options, &mut summary, started)? {
+            damaged.push(damage);
+        }
     }
     runtime.block_on(sink.flush())?;
     if options.progress == Progress::Terminal {
         eprint!("\r\x1b[2K");
     }
-    Ok(summary)
+    if damaged.is_empty() {
+        Ok(summary)
+    } else {
+        Err(IngestError::Damaged { damaged, summary })
+    }
 }
 
 /// Lines read per chunk at most: the storing side wakes once per chunk, not once per record.
@@ -139,7 +185,11 @@ enum Handover {
     Chunk(Chunk),
     /// The input ended after the chunks handed over.
     End,
-    Failed(io::Error),
+    /// The input broke off after the chunks handed over, past this line.
+    Failed {
+        line: u64,
+        error: io::Error,
+    },
 }
 
 /// Lines read in a row, classified: their rows, and how far they reach.
@@ -163,7 +213,9 @@ enum Row {
 /// Reads an input on a thread of its own, which hands its rows over in chunks, and stores them
 /// on this one. A chunk is handed over before any read that may wait for input, and a batch is
 /// flushed once old enough even while nothing arrives, so the errors of a stream that pauses
-/// (`tail -f app.log | errwatch ingest -`) are stored within the batch delay.
+/// (`tail -f app.log | errwatch ingest -`) are stored within the batch delay. An input that
+/// breaks off (cut or corrupt gzip, a failing disk) is not an error here: its rows read before
+/// the break are handed to the sink, and where and why it broke is returned.
 fn ingest_one(
     runtime: &Runtime,
     store: &Store,
@@ -172,9 +224,14 @@ fn ingest_one(
     options: &IngestOptions,
     summary: &mut IngestSummary,
     started: Instant,
-) -> Result<(), IngestError> {
+) -> Result<Option<Damage>, IngestError> {
     let read_error = |source| IngestError::Read { input: input.display(), source };
-    let opened = file::open(input).map_err(read_error)?;
+    let opened = match file::open(input) {
+        Ok(opened) => opened,
+        // Broken within its first KiB: without the identity, nothing of it can be stored
+        // without being stored again once the whole input is read.
+        Err(reason) => return Ok(Some(Damage { input: input.display(), line: 0, bytes: None, reason })),
+    };
     let stored = runtime.block_on(store.watermarks(&opened.identity, 0))?;
     if stored != Watermarks::default() {
         info!(input = %input.display(), errors_up_to = ?stored.errors, quarantine_up_to = ?stored.quarantine, "input seen before, storing only what is new");
@@ -214,9 +271,13 @@ fn ingest_one(
             }
             Ok(Handover::End) => {
                 let _ = reader.join();
-                return Ok(());
+                return Ok(None);
             }
-            Ok(Handover::Failed(error)) => return Err(read_error(error)),
+            Ok(Handover::Failed { line, error }) => {
+                let _ = reader.join();
+                let bytes = Some(bytes_read.load(std::sync::atomic::Ordering::Relaxed));
+                return Ok(Some(Damage { input: input.display(), line, bytes, reason: error }));
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(read_error(io::Error::other("reading stopped before the end of the input")))
@@ -238,7 +299,8 @@ struct Reading {
 }
 
 impl Reading {
-    /// Reads to the end of the input, or until the storing side is gone.
+    /// Reads to the end of the input, or to where it breaks off, or until the storing side is
+    /// gone.
     fn read(self, opened: file::OpenedInput) {
         let mut lines = LineReader::new(opened.reader, self.limits.max_record_bytes);
         let mut position = Position { source: opened.identity, partition: 0, offset: 0 };
@@ -258,7 +320,10 @@ impl Reading {
                     return;
                 }
                 Err(error) => {
-                    let _ = self.chunks.send(Handover::Failed(error));
+                    // The lines read before the break are stored like any others.
+                    if self.hand_over(&mut chunk) {
+                        let _ = self.chunks.send(Handover::Failed { line: position.offset, error });
+                    }
                     return;
                 }
             };

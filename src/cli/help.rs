@@ -74,7 +74,13 @@ Store the API errors of log files (plain or gzip) or standard input in ClickHous
 Every error is stored with its correlation id and its position (the input's identity, from
 its first KiB, and the line number); unreadable records go to the quarantine table. Ingesting
 the same file again stores nothing twice: each input resumes after the last line stored.
-The database and tables are created or migrated first.";
+The database and tables are created or migrated first.
+
+An input that breaks off (a cut or corrupt gzip, a read error) has every line before the
+break stored, and the next inputs are still read; at the end, one line names each damaged
+input, the line and byte reached and why, and the exit status is 2. Ingesting the whole file
+later stores only the rest. (An input that breaks within its first KiB, which names it, has
+nothing stored.)";
 
 pub const INGEST_EXAMPLES: &str = "\
 Examples:

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 /// Bytes read to compute an input's identity.
 const IDENTITY_PREFIX: usize = 1024;
@@ -54,7 +54,8 @@ pub struct OpenedInput {
     /// `file:<16 hex digits>`, the `source` of everything stored from this input.
     pub identity: String,
     pub compressed_size: Option<u64>,
-    /// Counts bytes read from disk, for progress on compressed files.
+    /// Bytes of the input as it arrives (compressed, for gzip) taken by reading so far: the
+    /// share read, for progress, and where a damaged input stopped being readable.
     pub bytes_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -75,7 +76,9 @@ pub fn open(input: &InputPath) -> io::Result<OpenedInput> {
             (Box::new(file), size)
         }
     };
-    let mut counted = BufReader::with_capacity(READ_BUFFER, Counting { inner: raw, count: bytes_read.clone() });
+    // Counted above the buffer, as the decoder takes bytes: what the buffer read ahead of it
+    // says nothing of where a damaged stream broke.
+    let mut counted = Counting { inner: BufReader::with_capacity(READ_BUFFER, raw), count: bytes_read.clone() };
     let is_gzip = counted.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let mut content: Box<dyn Read + Send> =
         if is_gzip { Box::new(MultiGzDecoder::new(counted)) } else { Box::new(counted) };
@@ -102,11 +105,22 @@ struct Counting<R> {
     count: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl<R: Read> Read for Counting<R> {
+impl<R: BufRead> Read for Counting<R> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buffer)?;
         self.count.fetch_add(read as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(read)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.count.fetch_add(amount as u64, std::sync::atomic::Ordering::Relaxed);
+        self.inner.consume(amount);
     }
 }
 

@@ -223,3 +223,97 @@ fn a_directory_is_refused_before_the_database_is_made() {
     let runtime = crate::clickhouse::runtime();
     assert_eq!(runtime.block_on(crate::clickhouse::scalar::<u64>(&system, &exists)), 0, "no database was made");
 }
+
+/// A gzip cut short (a copy that stopped half-way) stores every line before the cut, says
+/// where and why it broke, fails, and does not keep the next input from being stored; the
+/// whole file, ingested later, stores only the rest.
+#[test]
+fn a_cut_gzip_stores_what_precedes_the_cut_and_the_whole_file_the_rest() {
+    use std::io::{Read, Write};
+    let database = TestDatabase::new("cut_gzip");
+    let directory = std::env::temp_dir().join(format!("errwatch-cli-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let limits = errwatch::extract::Limits::default();
+    let errors_in = |content: &[u8]| {
+        content
+            .split(|&byte| byte == b'\n')
+            .filter(|line| {
+                matches!(errwatch::classify::classify(line, &limits), errwatch::classify::Classification::ApiError(_))
+            })
+            .count() as u64
+    };
+
+    // Lines that differ from each other, so that the compressed file is long enough to cut
+    // well past its first KiB.
+    let mut content = String::new();
+    let mut seed: u64 = 7;
+    for line in 0..30_000u64 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        match line % 7 {
+            3 => content.push_str(&format!(
+                r#"{{"error":{{"code":"TooManyRequests","message":"slow down {seed:x}"}},"status":429}}"#
+            )),
+            5 => content
+                .push_str(&format!(r#"{{"error":{{"code":"Forbidden","message":"no access {line}"}},"status":403}}"#)),
+            _ => content.push_str(&format!("2026-11-26T10:00:00Z INFO worker {line} did {seed:016x}")),
+        }
+        content.push('\n');
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(content.as_bytes()).unwrap();
+    let whole = encoder.finish().unwrap();
+    let cut = whole.get(..whole.len() * 6 / 10).unwrap();
+    let cut_path = directory.join("client.log.gz");
+    std::fs::write(&cut_path, cut).unwrap();
+    let next_path = directory.join("next.log");
+    let next = "starting\n{\"error\":{\"code\":\"Unauthorized\",\"message\":\"expired\"},\"status\":401}\n";
+    std::fs::write(&next_path, next).unwrap();
+
+    // What a reader gets from the cut file: everything up to the cut, then an error.
+    let mut readable = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(cut);
+    let mut buffer = vec![0; 64 * 1024];
+    let reason = loop {
+        match decoder.read(&mut buffer) {
+            Ok(0) => panic!("the cut file reads to its end"),
+            Ok(read) => readable.extend_from_slice(buffer.get(..read).unwrap()),
+            Err(error) => break error.to_string(),
+        }
+    };
+    let whole_lines = readable.iter().rposition(|&byte| byte == b'\n').unwrap();
+    let before_cut = errors_in(readable.get(..whole_lines).unwrap());
+    let complete_lines = readable.iter().filter(|&&byte| byte == b'\n').count();
+    assert!(before_cut > 1000 && complete_lines < 30_000, "{before_cut} errors in {complete_lines} lines");
+
+    let settings = database.settings();
+    let runtime = crate::clickhouse::runtime();
+    let count = |sql: &str| runtime.block_on(crate::clickhouse::scalar::<u64>(&settings, sql));
+
+    let output = errwatch(&database).arg("ingest").arg(&cut_path).arg(&next_path).output().unwrap();
+    check_exit(&output, 2);
+    let stderr = text(&output.stderr);
+    let naming: Vec<&str> = stderr.lines().filter(|line| line.contains(&*cut_path.to_string_lossy())).collect();
+    assert_eq!(
+        naming,
+        [format!(
+            "errwatch: cannot read {} past line {complete_lines} (byte {} of the input): \
+             {reason}; everything read was stored",
+            cut_path.display(),
+            cut.len(),
+        )],
+        "{stderr}"
+    );
+    assert_eq!(count("SELECT count() FROM api_errors"), before_cut + 1, "{stderr}");
+
+    std::fs::write(&cut_path, &whole).unwrap();
+    let output = errwatch(&database).arg("ingest").arg(&cut_path).output().unwrap();
+    std::fs::remove_dir_all(&directory).unwrap();
+    check_exit(&output, 0);
+    assert_eq!(count("SELECT count() FROM api_errors"), errors_in(content.as_bytes()) + 1);
+    assert_eq!(
+        count("SELECT uniqExact(source, source_offset) FROM api_errors"),
+        count("SELECT count() FROM api_errors"),
+        "nothing stored twice"
+    );
+    assert_eq!(count("SELECT count() FROM quarantine"), 0);
+}
