@@ -5,6 +5,8 @@
 //! tokio runtime, when a batch is full or old enough, whether or not more input arrives. Every stored row carries its input's identity and line number, and a
 //! run skips what each table already holds for that input (its watermark), so ingesting the
 //! same file twice stores nothing twice, even after a run that died between two inserts.
+//! An input that breaks off has the lines before the break stored, the next inputs are still
+//! read, and the run fails at the end with [`IngestError::Damaged`], which says where each broke.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -446,6 +448,27 @@ mod tests {
         let check = |error: anyhow::Error, expected: &str| assert_eq!(format!("{error:#}"), expected);
         let read = IngestError::Read { input: "logs".to_owned(), source: io::Error::other("Is a directory") };
         check(read.into(), "cannot read logs: Is a directory");
+        let damage = |input: &str, line, bytes, reason: &str| Damage {
+            input: input.to_owned(),
+            line,
+            bytes,
+            reason: io::Error::other(reason.to_owned()),
+        };
+        let damaged = |damaged| IngestError::Damaged { damaged, summary: IngestSummary::default() };
+        check(
+            damaged(vec![damage("a.gz", 10156, Some(52000), "incomplete deflate stream")]).into(),
+            "cannot read a.gz past line 10156 (byte 52000 of the input): incomplete deflate stream; \
+             everything read was stored",
+        );
+        check(
+            damaged(vec![
+                damage("a.gz", 7, Some(300), "corrupt deflate stream"),
+                damage("b.gz", 0, None, "invalid gzip header"),
+            ])
+            .into(),
+            "cannot read 2 inputs to their end: a.gz past line 7 (byte 300 of the input): corrupt deflate stream; \
+             b.gz: invalid gzip header; everything read was stored",
+        );
         let rejected = StoreError::Rejected { code: Some(60), message: "no table".to_owned() };
         let stopped = crate::pipeline::PipelineError::Store(rejected);
         check(

@@ -165,6 +165,38 @@ mod tests {
         std::fs::remove_dir_all(&directory).unwrap();
     }
 
+    /// Where a corrupt gzip stops being readable is told by the bytes its decoder took, not by
+    /// how far the read buffer reached ahead of it.
+    #[test]
+    fn bytes_read_stop_where_a_gzip_is_corrupt() {
+        let path = std::env::temp_dir().join(format!("errwatch-file-corrupt-{}.gz", std::process::id()));
+        // Two members, as `cat a.gz b.gz` makes; the second one's header is damaged.
+        let member = |lines: std::ops::Range<u64>| {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut seed: u64 = 11;
+            for line in lines {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                writeln!(encoder, "2026-11-26T10:00:00Z worker {line} did {seed:016x}").unwrap();
+            }
+            encoder.finish().unwrap()
+        };
+        let mut compressed = member(0..30_000);
+        let corrupt = compressed.len();
+        assert!(corrupt > READ_BUFFER, "{corrupt} bytes");
+        compressed.extend(member(30_000..60_000));
+        compressed.splice(corrupt..corrupt + 2, [0, 0]);
+        std::fs::write(&path, &compressed).unwrap();
+
+        let opened = open(&InputPath::File(path.clone())).unwrap();
+        let mut reader = opened.reader;
+        let mut content = Vec::new();
+        let error = reader.read_to_end(&mut content).unwrap_err();
+        let reached = opened.bytes_read.load(std::sync::atomic::Ordering::Relaxed) as usize;
+        std::fs::remove_file(&path).unwrap();
+        assert!((corrupt..corrupt + 16).contains(&reached), "{error} at byte {reached}, corrupt at {corrupt}");
+        assert_eq!(content.iter().filter(|&&byte| byte == b'\n').count(), 30_000, "the first member is read whole");
+    }
+
     #[test]
     fn fnv_is_stable() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
