@@ -136,17 +136,14 @@ fn a_signal_while_waiting_stops_cleanly() {
 #[test]
 fn a_rejected_login_is_not_waited_for() {
     let database = TestDatabase::new("startup_rejected");
-    for arguments in [&["serve"][..], &["migrate", "--wait-for-clickhouse", "600"]] {
-        let output = Command::new(env!("CARGO_BIN_EXE_errwatch"))
-            .args(arguments)
-            .env("ERRWATCH_CLICKHOUSE_URL", crate::clickhouse::url())
-            .env("ERRWATCH_CLICKHOUSE_DATABASE", &database.name)
-            .env("ERRWATCH_CLICKHOUSE_USER", "no_such_user_of_errwatch")
-            .env("ERRWATCH_HTTP_ADDR", "127.0.0.1:0")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
-        assert!(stderr.contains("ClickHouse rejected the request"), "{arguments:?}: {stderr}");
+    let url = crate::clickhouse::url();
+    let unknown_user = ["--clickhouse-user", "no_such_user_of_errwatch"];
+    for command in [&["serve"][..], &["run", "--kafka-topics", "unused"], &["migrate", "--wait-for-clickhouse", "600"]]
+    {
+        let arguments: Vec<&str> = command.iter().chain(&unknown_user).copied().collect();
+        let errwatch = Errwatch::command(&database, &url, &arguments, "errwatch: ClickHouse rejected the request");
+        let (code, log) = errwatch.wait_for_exit(DEADLINE);
+        assert_eq!(code, Some(2), "{arguments:?}: {log}");
+        assert!(!log.contains("waiting for ClickHouse"), "{arguments:?}: {log}");
     }
 }
