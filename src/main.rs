@@ -30,12 +30,23 @@ fn execute(parsed: Parsed) -> anyhow::Result<ExitCode> {
     let succeeded = |result: anyhow::Result<()>| result.map(|()| ExitCode::SUCCESS);
     match parsed.command {
         Command::Classify(args) => succeeded(app::classify::command(args.input.as_deref(), &args.limits())),
-        Command::Migrate(args) => succeeded(app::migrate::command(args.clickhouse.settings(), args.retention_days)),
+        Command::Migrate(args) => {
+            succeeded(app::migrate::command(args.clickhouse.settings(), args.retention_days, args.wait.wait()))
+        }
         Command::Ingest(args) => {
             let options = args.options();
-            succeeded(app::ingest::command(args.clickhouse.settings(), &args.inputs, &options, args.retention_days))
+            let wait = args.wait.wait();
+            succeeded(app::ingest::command(
+                args.clickhouse.settings(),
+                &args.inputs,
+                &options,
+                args.retention_days,
+                wait,
+            ))
         }
-        Command::Lookup(args) => app::lookup::command(args.clickhouse.settings(), &args.id, args.json),
+        Command::Lookup(args) => {
+            app::lookup::command(args.clickhouse.settings(), &args.id, args.json, args.wait.wait())
+        }
         Command::Run(args) => {
             // Settings that cannot work are refused before they are printed.
             let settings = args.settings(parsed.kafka_options)?;
@@ -45,7 +56,9 @@ fn execute(parsed: Parsed) -> anyhow::Result<ExitCode> {
             }
             succeeded(app::run::command(settings))
         }
-        Command::Serve(args) => succeeded(app::serve::command(args.clickhouse.settings(), &args.http.settings()?)),
+        Command::Serve(args) => {
+            succeeded(app::serve::command(args.clickhouse.settings(), &args.http.settings()?, args.wait.wait()))
+        }
         Command::Generate(args) => succeeded(app::generate::command(&args.settings()?)),
         Command::Completions(args) => {
             cli::write_completions(args.shell, &mut io::stdout().lock());
@@ -53,7 +66,7 @@ fn execute(parsed: Parsed) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => {
             let options = args.options()?;
-            succeeded(app::demo::command(args.clickhouse.settings(), &args.http.settings()?, options))
+            succeeded(app::demo::command(args.clickhouse.settings(), &args.http.settings()?, options, args.wait.wait()))
         }
     }
 }

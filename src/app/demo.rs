@@ -46,18 +46,30 @@ pub struct DemoOptions {
     pub http_address: std::net::SocketAddr,
 }
 
-/// `errwatch demo`: prepares the schema, starts the HTTP server and runs the demo until
-/// Ctrl-C, SIGTERM or the end of `duration`; the server stops after the pipeline committed.
-pub fn command(store: crate::store::Settings, http: &super::HttpSettings, options: DemoOptions) -> anyhow::Result<()> {
+/// `errwatch demo`: starts the HTTP server, waits as `wait` allows for ClickHouse, prepares
+/// the schema and runs the demo until Ctrl-C, SIGTERM or the end of `duration`; the server
+/// stops after the pipeline committed.
+pub fn command(
+    store: crate::store::Settings,
+    http: &super::HttpSettings,
+    options: DemoOptions,
+    wait: super::WaitForClickHouse,
+) -> anyhow::Result<()> {
     let store = Store::new(store)?;
     let runtime = super::runtime()?;
-    runtime.block_on(super::prepare(&store, None))?;
     let metrics = Arc::new(Metrics::new(http.service_cap));
     let server = super::start_http(&runtime, http, &store, &metrics, true)?;
     let options = DemoOptions { http_address: server.address, ..options };
     let shutdown = Shutdown::new();
     let signals = shutdown.on_signals(&runtime);
-    let result = run(&runtime, store, &options, &metrics, &shutdown, &mut std::io::stdout());
+    let result = match runtime.block_on(super::prepare(&store, None, wait, &shutdown)) {
+        Ok(super::Prepared::Ready) => {
+            server.prepared();
+            run(&runtime, store, &options, &metrics, &shutdown, &mut std::io::stdout()).map_err(anyhow::Error::from)
+        }
+        Ok(super::Prepared::Stopped) => Ok(()),
+        Err(error) => Err(error),
+    };
     drop(signals);
     server.finish(&runtime);
     result?;

@@ -109,13 +109,14 @@ fn damaged_message(damaged: &[Damage]) -> String {
     }
 }
 
-/// `errwatch ingest`: checks that every input can be read, prepares the schema, ingests and
-/// logs what was done.
+/// `errwatch ingest`: checks that every input can be read, prepares the schema (waiting for an
+/// unreachable server as `wait` allows), ingests and logs what was done.
 pub fn command(
     store: crate::store::Settings,
     inputs: &[String],
     options: &IngestOptions,
     retention_days: Option<u32>,
+    wait: super::WaitForClickHouse,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let inputs: Vec<InputPath> = inputs.iter().map(|argument| InputPath::parse(argument)).collect();
@@ -126,7 +127,7 @@ pub fn command(
     }
     let store = Store::new(store)?;
     let runtime = super::runtime()?;
-    runtime.block_on(super::prepare(&store, retention_days))?;
+    runtime.block_on(super::prepare(&store, retention_days, wait, &crate::shutdown::Shutdown::new()))?;
     let started = Instant::now();
     let summary = run(&runtime, &store, &inputs, options)?;
     let elapsed = started.elapsed().as_secs_f64();

@@ -4,19 +4,26 @@ use std::process::ExitCode;
 
 use crate::guid::CorrelationId;
 use crate::json;
+use crate::shutdown::Shutdown;
 use crate::store::{code_label, JsonEvent, Store, StoredEvent};
 
 /// `errwatch lookup`: prints the events of `id` (any spelling of a GUID) as a table or JSON;
-/// exits 1 when there are none.
-pub fn command(store: crate::store::Settings, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+/// exits 1 when there are none. Waits for an unreachable server as `wait` allows.
+pub fn command(
+    store: crate::store::Settings,
+    id: &str,
+    json: bool,
+    wait: super::WaitForClickHouse,
+) -> anyhow::Result<ExitCode> {
     let Some(id) = CorrelationId::parse(id) else {
         anyhow::bail!("{id:?} is not a correlation id: expected a GUID such as 43f4cb08-8fac-4b65-9db1-745c2ae65f3a");
     };
     let store = Store::new(store)?;
-    let events = super::runtime()?.block_on(async {
+    let events = super::runtime()?.block_on(super::reach(&store, wait, &Shutdown::new(), || async {
         store.ping().await?;
         store.lookup(id).await
-    })?;
+    }))?;
+    let Some(events) = events else { return Ok(ExitCode::FAILURE) };
     if events.is_empty() {
         eprintln!("errwatch: no events for correlation id {id} in database {}", store.settings().database);
         return Ok(ExitCode::FAILURE);

@@ -20,12 +20,14 @@ pub mod serve;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::http::{self, Access};
 use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 
 /// What the HTTP server of `run`, `serve` and `demo` listens on and lets through.
@@ -99,21 +101,162 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
-/// Connects, creates or migrates the schema, and applies retention when asked.
-async fn prepare(store: &Store, retention_days: Option<u32>) -> anyhow::Result<()> {
-    store.ping().await?;
-    let report = store.migrate().await?;
-    if report.created_database {
-        info!(database = %store.settings().database, "created the database");
+/// How long a command waits at start for a ClickHouse server it cannot reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitForClickHouse {
+    /// The first unreachable answer stops the command.
+    FailFast,
+    /// Gives up after this long.
+    AtMost(Duration),
+    Forever,
+}
+
+impl WaitForClickHouse {
+    /// `--wait-for-clickhouse SECONDS`: 0 fails at once.
+    pub fn from_seconds(seconds: u64) -> WaitForClickHouse {
+        match seconds {
+            0 => WaitForClickHouse::FailFast,
+            seconds => WaitForClickHouse::AtMost(Duration::from_secs(seconds)),
+        }
     }
-    for name in &report.applied {
-        info!(migration = %name, "applied migration");
+}
+
+/// Whether a command got what it waited for, or was stopped first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    Ready,
+    Stopped,
+}
+
+/// Connects, creates or migrates the schema, and applies retention when asked, waiting as
+/// `wait` allows for a server that cannot be reached yet; migrations are idempotent, so an
+/// attempt cut short by the server going away is simply made again.
+async fn prepare(
+    store: &Store,
+    retention_days: Option<u32>,
+    wait: WaitForClickHouse,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Prepared> {
+    let prepared = reach(store, wait, shutdown, || async {
+        store.ping().await?;
+        let report = store.migrate().await?;
+        if report.created_database {
+            info!(database = %store.settings().database, "created the database");
+        }
+        for name in &report.applied {
+            info!(migration = %name, "applied migration");
+        }
+        if let Some(days) = retention_days {
+            let dropped = store.drop_partitions_older_than(days).await?;
+            info!(days, partitions = dropped.len(), "applied retention");
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(if prepared.is_some() { Prepared::Ready } else { Prepared::Stopped })
+}
+
+/// Makes `attempt` until it succeeds, fails in a way no wait can fix, `wait` runs out or
+/// `shutdown` is raised (then `None`). Only an unreachable or passing failure is waited out.
+/// One-shot commands pass a shutdown nothing raises: a signal ends them as it ends any
+/// program, not as a success.
+async fn reach<T, Attempt, Answer>(
+    store: &Store,
+    wait: WaitForClickHouse,
+    shutdown: &Shutdown,
+    mut attempt: Attempt,
+) -> anyhow::Result<Option<T>>
+where
+    Attempt: FnMut() -> Answer,
+    Answer: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut retrying = Retrying::new(wait, Instant::now());
+    loop {
+        let error = tokio::select! {
+            answer = attempt() => match answer {
+                Ok(value) => {
+                    if retrying.failures > 0 {
+                        info!(attempts = retrying.failures + 1, url = %store.settings().url, "reached ClickHouse");
+                    }
+                    return Ok(Some(value));
+                }
+                Err(error) => error,
+            },
+            () = shutdown.raised() => return Ok(None),
+        };
+        if !error.is_transient() || wait == WaitForClickHouse::FailFast {
+            return Err(error.into());
+        }
+        let pause = match retrying.failed(Instant::now()) {
+            Next::Retry { pause, log } => {
+                if log {
+                    warn!(attempts = retrying.failures, %error, "waiting for ClickHouse");
+                }
+                pause
+            }
+            Next::GiveUp { waited } => {
+                return Err(anyhow::Error::new(error)
+                    .context(format!("gave up waiting for ClickHouse after {} s", waited.as_secs())));
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = shutdown.raised() => return Ok(None),
+        }
     }
-    if let Some(days) = retention_days {
-        let dropped = store.drop_partitions_older_than(days).await?;
-        info!(days, partitions = dropped.len(), "applied retention");
+}
+
+/// The first pause between attempts; each failure doubles it, up to [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+const LONGEST_PAUSE: Duration = Duration::from_secs(10);
+
+/// A server that stays away is logged this often, not at every attempt.
+const LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// The schedule of attempts while waiting: when to try again, whether to say so, and when to
+/// give up.
+#[derive(Debug)]
+struct Retrying {
+    started: Instant,
+    limit: Option<Duration>,
+    failures: u32,
+    logged: Option<Instant>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Retry { pause: Duration, log: bool },
+    GiveUp { waited: Duration },
+}
+
+impl Retrying {
+    fn new(wait: WaitForClickHouse, started: Instant) -> Retrying {
+        let limit = match wait {
+            WaitForClickHouse::FailFast => Some(Duration::ZERO),
+            WaitForClickHouse::AtMost(limit) => Some(limit),
+            WaitForClickHouse::Forever => None,
+        };
+        Retrying { started, limit, failures: 0, logged: None }
     }
-    Ok(())
+
+    /// An attempt failed at `now`.
+    fn failed(&mut self, now: Instant) -> Next {
+        self.failures = self.failures.saturating_add(1);
+        let waited = now.saturating_duration_since(self.started);
+        let doubled = FIRST_PAUSE.saturating_mul(1 << self.failures.saturating_sub(1).min(16));
+        let mut pause = doubled.min(LONGEST_PAUSE);
+        if let Some(limit) = self.limit {
+            let Some(left) = limit.checked_sub(waited).filter(|left| !left.is_zero()) else {
+                return Next::GiveUp { waited };
+            };
+            pause = pause.min(left);
+        }
+        let log = self.logged.is_none_or(|logged| now.saturating_duration_since(logged) >= LOG_EVERY);
+        if log {
+            self.logged = Some(now);
+        }
+        Next::Retry { pause, log }
+    }
 }
 
 /// Starts the HTTP server with the access asked for, or says what to change.
@@ -127,4 +270,56 @@ fn start_http(
     http::start(runtime, settings.address, settings.access.clone(), store, metrics, consuming).with_context(|| {
         format!("cannot listen on {}; choose another address with --http-addr or ERRWATCH_HTTP_ADDR", settings.address)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Failures at these seconds after the start, under `wait`, answer `expected` in turn.
+    fn check(wait: WaitForClickHouse, failures: &[(u64, Next)]) {
+        let started = Instant::now();
+        let mut retrying = Retrying::new(wait, started);
+        for (number, (at, expected)) in failures.iter().enumerate() {
+            let next = retrying.failed(started + Duration::from_millis(*at));
+            assert_eq!(&next, expected, "failure {} at {at} ms under {wait:?}", number + 1);
+        }
+    }
+
+    fn retry(pause_ms: u64, log: bool) -> Next {
+        Next::Retry { pause: Duration::from_millis(pause_ms), log }
+    }
+
+    #[test]
+    fn pauses_double_up_to_ten_seconds_and_the_log_speaks_every_thirty() {
+        check(
+            WaitForClickHouse::Forever,
+            &[
+                (0, retry(500, true)),
+                (500, retry(1_000, false)),
+                (1_500, retry(2_000, false)),
+                (3_500, retry(4_000, false)),
+                (7_500, retry(8_000, false)),
+                (15_500, retry(10_000, false)),
+                (25_500, retry(10_000, false)),
+                (35_500, retry(10_000, true)),
+                (45_500, retry(10_000, false)),
+                (65_500, retry(10_000, true)),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_limit_shortens_the_last_pause_and_then_gives_up() {
+        check(
+            WaitForClickHouse::AtMost(Duration::from_secs(2)),
+            &[
+                (0, retry(500, true)),
+                (500, retry(1_000, false)),
+                (1_500, retry(500, false)),
+                (2_000, Next::GiveUp { waited: Duration::from_secs(2) }),
+            ],
+        );
+        check(WaitForClickHouse::FailFast, &[(0, Next::GiveUp { waited: Duration::ZERO })]);
+    }
 }

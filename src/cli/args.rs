@@ -12,7 +12,7 @@ use crate::app::demo::DemoOptions;
 use crate::app::generate::GenerateSettings;
 use crate::app::ingest::{IngestOptions, Progress};
 use crate::app::run::RunSettings;
-use crate::app::{HttpSettings, LogFormat};
+use crate::app::{HttpSettings, LogFormat, WaitForClickHouse};
 use crate::extract::Limits;
 use crate::http::Access;
 use crate::metrics::DEFAULT_SERVICE_CAP;
@@ -143,6 +143,42 @@ impl ClickHouseArgs {
     }
 }
 
+/// How long `migrate`, `ingest` and `lookup` wait for ClickHouse: not at all unless asked.
+#[derive(clap::Args, Debug)]
+pub struct OneShotWaitArgs {
+    /// Seconds to wait at start for a ClickHouse server that cannot be reached yet (one
+    /// starting beside errwatch); 0 fails at once
+    #[arg(
+        long = "wait-for-clickhouse",
+        value_name = "SECONDS",
+        env = "ERRWATCH_WAIT_FOR_CLICKHOUSE",
+        default_value_t = 0
+    )]
+    pub seconds: u64,
+}
+
+impl OneShotWaitArgs {
+    pub fn wait(&self) -> WaitForClickHouse {
+        WaitForClickHouse::from_seconds(self.seconds)
+    }
+}
+
+/// How long `run`, `serve` and `demo` wait for ClickHouse: for as long as it takes unless
+/// limited, since services started together come up in any order.
+#[derive(clap::Args, Debug)]
+pub struct LongRunningWaitArgs {
+    /// Seconds to wait at start for a ClickHouse server that cannot be reached yet, /healthz
+    /// answering meanwhile; 0 fails at once [default: forever]
+    #[arg(long = "wait-for-clickhouse", value_name = "SECONDS", env = "ERRWATCH_WAIT_FOR_CLICKHOUSE")]
+    pub seconds: Option<u64>,
+}
+
+impl LongRunningWaitArgs {
+    pub fn wait(&self) -> WaitForClickHouse {
+        self.seconds.map_or(WaitForClickHouse::Forever, WaitForClickHouse::from_seconds)
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct CompletionsArgs {
     /// The shell to complete in
@@ -154,6 +190,9 @@ pub struct CompletionsArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
+
+    #[command(flatten)]
+    pub wait: OneShotWaitArgs,
 
     /// Also drop daily partitions older than this many days
     #[arg(long, value_name = "DAYS", env = "ERRWATCH_RETENTION_DAYS")]
@@ -168,6 +207,9 @@ pub struct IngestArgs {
 
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
+
+    #[command(flatten)]
+    pub wait: OneShotWaitArgs,
 
     /// Records longer than this many bytes are quarantined
     #[arg(long, value_name = "BYTES", default_value_t = Limits::DEFAULT_MAX_RECORD_BYTES)]
@@ -215,6 +257,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
+
+    #[command(flatten)]
+    pub wait: LongRunningWaitArgs,
 
     /// Records longer than this many bytes are quarantined
     #[arg(long, value_name = "BYTES", env = "ERRWATCH_MAX_RECORD_BYTES", default_value_t = Limits::DEFAULT_MAX_RECORD_BYTES)]
@@ -308,6 +353,9 @@ pub struct DemoArgs {
     pub clickhouse: ClickHouseArgs,
 
     #[command(flatten)]
+    pub wait: LongRunningWaitArgs,
+
+    #[command(flatten)]
     pub http: HttpArgs,
 
     /// Records per second of generated traffic
@@ -337,6 +385,9 @@ pub struct ServeArgs {
     pub clickhouse: ClickHouseArgs,
 
     #[command(flatten)]
+    pub wait: LongRunningWaitArgs,
+
+    #[command(flatten)]
     pub http: HttpArgs,
 }
 
@@ -348,6 +399,9 @@ pub struct LookupArgs {
 
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
+
+    #[command(flatten)]
+    pub wait: OneShotWaitArgs,
 
     /// Print a JSON array instead of a table
     #[arg(long)]
@@ -469,7 +523,12 @@ impl RunArgs {
             retention: self.retention_days.map(|days| Retention { days, every: RETENTION_EVERY }),
             ..PipelineSettings::for_kafka(kafka)
         };
-        Ok(RunSettings { pipeline, store: self.clickhouse.settings(), http: self.http.settings()? })
+        Ok(RunSettings {
+            pipeline,
+            store: self.clickhouse.settings(),
+            http: self.http.settings()?,
+            wait: self.wait.wait(),
+        })
     }
 }
 
@@ -538,5 +597,42 @@ impl GenerateArgs {
             kafka_options: self.kafka_options,
             no_pacing: self.no_pacing,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    /// What `arguments` ask of the wait for ClickHouse.
+    fn check(arguments: &[&str], expected: WaitForClickHouse) {
+        let wait = match Cli::try_parse_from(arguments).unwrap().command {
+            Command::Migrate(args) => args.wait.wait(),
+            Command::Ingest(args) => args.wait.wait(),
+            Command::Lookup(args) => args.wait.wait(),
+            Command::Run(args) => args.wait.wait(),
+            Command::Serve(args) => args.wait.wait(),
+            Command::Demo(args) => args.wait.wait(),
+            other => panic!("{other:?} does not reach ClickHouse"),
+        };
+        assert_eq!(wait, expected, "{arguments:?}");
+    }
+
+    #[test]
+    fn one_shot_commands_fail_fast_and_services_wait_unless_told_otherwise() {
+        let id = "43f4cb08-8fac-4b65-9db1-745c2ae65f3a";
+        let seconds = |seconds| WaitForClickHouse::AtMost(Duration::from_secs(seconds));
+        check(&["errwatch", "migrate"], WaitForClickHouse::FailFast);
+        check(&["errwatch", "ingest", "a.log"], WaitForClickHouse::FailFast);
+        check(&["errwatch", "lookup", id], WaitForClickHouse::FailFast);
+        check(&["errwatch", "migrate", "--wait-for-clickhouse", "30"], seconds(30));
+        check(&["errwatch", "lookup", id, "--wait-for-clickhouse", "5"], seconds(5));
+        check(&["errwatch", "run"], WaitForClickHouse::Forever);
+        check(&["errwatch", "serve"], WaitForClickHouse::Forever);
+        check(&["errwatch", "demo"], WaitForClickHouse::Forever);
+        check(&["errwatch", "serve", "--wait-for-clickhouse", "60"], seconds(60));
+        check(&["errwatch", "run", "--wait-for-clickhouse", "0"], WaitForClickHouse::FailFast);
     }
 }

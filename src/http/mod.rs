@@ -96,6 +96,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Whether this process consumes Kafka: then it is ready only while it holds partitions.
     consuming: bool,
+    /// Whether the schema is in place: the server starts before ClickHouse may be reached.
+    prepared: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
     access: Arc<Access>,
 }
@@ -116,16 +118,17 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `stop` turns true.
+    /// Serves until `stop` turns true; ready only once `prepared` is.
     pub async fn serve(
         self,
         store: Store,
         metrics: Arc<Metrics>,
         access: Access,
         consuming: bool,
+        prepared: watch::Receiver<bool>,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<()> {
-        let shared = Shared { store, metrics, consuming, stop: stop.clone(), access: Arc::new(access) };
+        let shared = Shared { store, metrics, consuming, prepared, stop: stop.clone(), access: Arc::new(access) };
         let mut stopped = stop;
         axum::serve(self.listener, router(shared))
             .with_graceful_shutdown(async move {
@@ -139,12 +142,13 @@ impl Server {
 #[derive(Debug)]
 pub struct Running {
     pub address: SocketAddr,
+    prepared: watch::Sender<bool>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Binds `address` and serves on `runtime`; `consuming` says whether readiness needs Kafka
-/// partitions.
+/// partitions. Not ready before [`Running::prepared`].
 pub fn start(
     runtime: &tokio::runtime::Runtime,
     address: SocketAddr,
@@ -156,12 +160,18 @@ pub fn start(
     let server = runtime.block_on(Server::bind(address))?;
     let address = server.local_addr()?;
     tracing::info!(%address, "http listening");
+    let (prepared, schema) = watch::channel(false);
     let (stop, stopped) = watch::channel(false);
-    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), access, consuming, stopped));
-    Ok(Running { address, stop, task })
+    let task = runtime.spawn(server.serve(store.clone(), metrics.clone(), access, consuming, schema, stopped));
+    Ok(Running { address, prepared, stop, task })
 }
 
 impl Running {
+    /// The schema is in place: readiness may answer yes from now on.
+    pub fn prepared(&self) {
+        self.prepared.send_replace(true);
+    }
+
     /// Returns only when the server failed: it does not end by itself otherwise.
     pub async fn failed(&mut self) {
         let _ = (&mut self.task).await;
@@ -270,7 +280,7 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when ClickHouse answers and, for a consumer, partitions are assigned; never while
+/// Ready when ClickHouse answers, the schema is prepared and, for a consumer, partitions are assigned; never while
 /// stopping, so that a load balancer moves away first.
 async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> Response {
     let clickhouse = match tokio::time::timeout(READINESS_TIMEOUT, shared.store.ping()).await {
@@ -283,6 +293,9 @@ async fn readyz(axum::extract::State(shared): axum::extract::State<Shared>) -> R
     let mut reasons = Vec::new();
     if let Err(reason) = clickhouse {
         reasons.push(reason);
+    }
+    if !*shared.prepared.borrow() {
+        reasons.push("the schema is not prepared yet".to_owned());
     }
     if shared.consuming && partitions == 0 {
         reasons.push("no Kafka partitions assigned".to_owned());

@@ -21,5 +21,6 @@ mod properties;
 mod readme;
 mod run_cli;
 mod proxy;
+mod startup;
 mod store;
 mod store_cli;

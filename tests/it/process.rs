@@ -23,7 +23,8 @@ fn errwatch_command(database: &TestDatabase, url: &str) -> Command {
 
 /// errwatch running as a child process, its log kept for assertions.
 pub struct Errwatch {
-    child: Child,
+    /// Behind a lock so that waiting for a log line can see the process exit first.
+    child: Mutex<Child>,
     log: Arc<Mutex<Vec<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -42,17 +43,21 @@ impl Errwatch {
         group: &str,
         extra: &[&str],
     ) -> Errwatch {
-        let mut command = errwatch_command(database, url);
-        command
-            .arg("run")
-            .args(["--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"])
-            .args(["--batch-delay-ms", "200"])
-            .args(extra)
-            .env("ERRWATCH_KAFKA_BROKERS", &cluster.bootstrap)
-            .env("ERRWATCH_KAFKA_TOPICS", topic)
-            .env("ERRWATCH_KAFKA_GROUP", group);
         // Its schema is in place once it says it is consuming.
-        Self::spawn(command, "consuming")
+        Self::spawn(run_command(cluster, database, url, topic, group, extra), "consuming")
+    }
+
+    /// `errwatch run` like [`Errwatch::start_with_url`], once its HTTP server listens: it may
+    /// still be waiting for ClickHouse.
+    pub fn starting(cluster: &Cluster, database: &TestDatabase, url: &str, topic: &str, group: &str) -> Errwatch {
+        Self::spawn(run_command(cluster, database, url, topic, group, &[]), "http listening")
+    }
+
+    /// `errwatch ARGUMENTS` over `database` on the server at `url`, once it logged `ready`.
+    pub fn command(database: &TestDatabase, url: &str, arguments: &[&str], ready: &str) -> Errwatch {
+        let mut command = errwatch_command(database, url);
+        command.args(arguments);
+        Self::spawn(command, ready)
     }
 
     /// `errwatch run` with the environment given (brokers and topics among it), once it says
@@ -85,7 +90,7 @@ impl Errwatch {
                 lines.lock().unwrap().push(line);
             }
         });
-        let errwatch = Errwatch { child, log, reader: Some(reader) };
+        let errwatch = Errwatch { child: Mutex::new(child), log, reader: Some(reader) };
         errwatch.wait_for_log(ready, 1, Duration::from_secs(60));
         errwatch
     }
@@ -107,46 +112,66 @@ impl Errwatch {
         self.log.lock().unwrap().join("\n")
     }
 
-    /// Waits until a log line contains `text` `times` times.
+    /// Waits until a log line contains `text` `times` times; an exit before that fails at once.
     pub fn wait_for_log(&self, text: &str, times: usize, deadline: Duration) {
         let started = Instant::now();
         while started.elapsed() < deadline {
             if self.log_count(text) >= times {
                 return;
             }
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
+                // Lines written just before the exit may still be on their way to the log.
+                self.wait_for_log_reader(deadline.saturating_sub(started.elapsed()));
+                if self.log_count(text) >= times {
+                    return;
+                }
+                panic!("errwatch exited ({status}) before logging {text:?} {times} times; its log:\n{}", self.log());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("errwatch did not log {text:?} {times} times within {deadline:?}; its log:\n{}", self.log());
     }
 
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Waits, within `deadline`, for the log reader to reach the end of standard error.
+    fn wait_for_log_reader(&self, deadline: Duration) {
+        let started = Instant::now();
+        while self.reader.as_ref().is_some_and(|reader| !reader.is_finished()) && started.elapsed() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn kill(self) {
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// SIGTERM, then the exit code.
-    pub fn terminate(mut self, deadline: Duration) -> (Option<i32>, String) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    pub fn terminate(self, deadline: Duration) -> (Option<i32>, String) {
+        let id = self.child.lock().unwrap().id();
+        let _ = Command::new("kill").args(["-TERM", &id.to_string()]).status();
+        self.wait_for_exit(deadline)
+    }
+
+    /// The exit code once it exits by itself, and its whole log.
+    pub fn wait_for_exit(mut self, deadline: Duration) -> (Option<i32>, String) {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
                 if let Some(reader) = self.reader.take() {
                     let _ = reader.join();
                 }
                 return (status.code(), self.log());
             }
-            assert!(
-                started.elapsed() < deadline,
-                "errwatch did not exit within {deadline:?} of SIGTERM:\n{}",
-                self.log()
-            );
+            assert!(started.elapsed() < deadline, "errwatch did not exit within {deadline:?}:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Resident memory of the process, in KiB.
     pub fn resident_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let id = self.child.lock().unwrap().id();
+        let status = std::fs::read_to_string(format!("/proc/{id}/status")).unwrap_or_default();
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -163,9 +188,32 @@ impl Errwatch {
 
 impl Drop for Errwatch {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = child.kill();
+        let _ = child.wait();
     }
+}
+
+/// The arguments and environment of `errwatch run` consuming `topic` into `database` on the
+/// server at `url`.
+fn run_command(
+    cluster: &Cluster,
+    database: &TestDatabase,
+    url: &str,
+    topic: &str,
+    group: &str,
+    extra: &[&str],
+) -> Command {
+    let mut command = errwatch_command(database, url);
+    command
+        .arg("run")
+        .args(["--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"])
+        .args(["--batch-delay-ms", "200"])
+        .args(extra)
+        .env("ERRWATCH_KAFKA_BROKERS", &cluster.bootstrap)
+        .env("ERRWATCH_KAFKA_TOPICS", topic)
+        .env("ERRWATCH_KAFKA_GROUP", group);
+    command
 }
 
 /// Waits until `condition` holds, polling; panics with `what` at the deadline.
