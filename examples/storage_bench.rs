@@ -241,7 +241,7 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<()> {
         let client = client.clone();
         async move {
             match args.variant {
-                Variant::Store => Ok(store.lookup(id).await?),
+                Variant::Store => Ok(store.lookup(id).await?.events),
                 Variant::Prewhere => client
                     .query(PREWHERE_LOOKUP)
                     .bind(id.to_string().as_str())

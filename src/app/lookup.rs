@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use crate::guid::CorrelationId;
 use crate::json;
 use crate::shutdown::Shutdown;
-use crate::store::{code_label, JsonEvent, Store, StoredEvent};
+use crate::store::{code_label, JsonEvent, Lookup, Store, StoredEvent};
 
 /// `errwatch lookup`: prints the events of `id` (any spelling of a GUID) as a table or JSON;
-/// exits 1 when there are none. Waits for an unreachable server as `wait` allows.
+/// exits 1 when there are none. Waits for an unreachable server as `wait` allows. When more
+/// are stored than a lookup answers with, one line on standard error says so, whatever the
+/// format, so that a script's JSON keeps its shape.
 pub fn command(
     store: crate::store::Settings,
     id: &str,
@@ -19,18 +21,40 @@ pub fn command(
         anyhow::bail!("{id:?} is not a correlation id: expected a GUID such as 43f4cb08-8fac-4b65-9db1-745c2ae65f3a");
     };
     let store = Store::new(store)?;
-    let events = super::runtime()?.block_on(super::reach(&store, wait, &Shutdown::new(), || async {
+    let found = super::runtime()?.block_on(super::reach(&store, wait, &Shutdown::new(), || async {
         store.ping().await?;
         store.lookup(id).await
     }))?;
-    let Some(events) = events else { return Ok(ExitCode::FAILURE) };
-    if events.is_empty() {
-        eprintln!("errwatch: no events for correlation id {id} in database {}", store.settings().database);
+    let Some(found) = found else { return Ok(ExitCode::FAILURE) };
+    let database = &store.settings().database;
+    if found.events.is_empty() {
+        eprintln!("errwatch: no events for correlation id {id} in database {database}");
         return Ok(ExitCode::FAILURE);
     }
-    let output = if json { json_array(&events) } else { table(&events) };
+    let output = if json { json_array(&found.events) } else { table(&found.events) };
     std::io::Write::write_all(&mut std::io::stdout().lock(), output.as_bytes())?;
+    if let Some(notice) = limit_notice(&found, id, database) {
+        eprintln!("errwatch: {notice}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What to tell when a lookup stopped at its limit: how many events were shown, and the query
+/// that reads the rest from ClickHouse, starting at the second of the last one shown.
+pub fn limit_notice(found: &Lookup, id: CorrelationId, database: &str) -> Option<String> {
+    if !found.truncated {
+        return None;
+    }
+    let last = found.events.last()?;
+    let from = last.timestamp().map(|time| format!(" from {time} on")).unwrap_or_default();
+    Some(format!(
+        "showing the first {limit} events of more than {limit} for correlation id {id}; \
+         the rest{from}: SELECT * FROM {database}.api_errors_by_correlation \
+         WHERE correlation_id = '{id}' AND event_time >= toDateTime({seconds}) \
+         ORDER BY event_time, event_millis, source, source_partition, source_offset",
+        limit = found.limit,
+        seconds = last.event_time,
+    ))
 }
 
 /// The events as a table for people: time, service, call, status, code, category, message.
@@ -147,6 +171,20 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed[0]["http_status"], 429);
         assert_eq!(parsed[0]["timestamp"], "2026-11-22T02:00:01.250Z");
+    }
+
+    #[test]
+    fn a_lookup_that_stopped_at_its_limit_says_so_and_how_to_read_the_rest() {
+        let id = CorrelationId::parse("43f4cb08-8fac-4b65-9db1-745c2ae65f3a").unwrap();
+        let found = |truncated| Lookup { events: vec![event("a"), event("b")], truncated, limit: 2 };
+        assert_eq!(limit_notice(&found(false), id, "errwatch"), None);
+        assert_eq!(
+            limit_notice(&found(true), id, "errwatch").unwrap(),
+            "showing the first 2 events of more than 2 for correlation id 43f4cb08-8fac-4b65-9db1-745c2ae65f3a; \
+             the rest from 2026-11-22T02:00:01.250Z on: SELECT * FROM errwatch.api_errors_by_correlation \
+             WHERE correlation_id = '43f4cb08-8fac-4b65-9db1-745c2ae65f3a' AND event_time >= toDateTime(1795312801) \
+             ORDER BY event_time, event_millis, source, source_partition, source_offset"
+        );
     }
 
     #[test]

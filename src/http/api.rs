@@ -167,14 +167,22 @@ fn percent_decode(text: &str) -> Option<String> {
 struct Correlation<'a> {
     correlation_id: String,
     events: Vec<JsonEvent<'a>>,
+    /// More events are stored than the answer holds: it holds the oldest `limit`.
+    truncated: bool,
+    limit: usize,
 }
 
 async fn correlation(shared: &Shared, id: CorrelationId) -> Result<Response, Problem> {
-    let events = shared.store.lookup(id).await?;
-    if events.is_empty() {
+    let found = shared.store.lookup(id).await?;
+    if found.events.is_empty() {
         return Err(Problem::new(StatusCode::NOT_FOUND, "NotFound", format!("no events for correlation id {id}")));
     }
-    let body = Correlation { correlation_id: id.to_string(), events: events.iter().map(JsonEvent::from).collect() };
+    let body = Correlation {
+        correlation_id: id.to_string(),
+        events: found.events.iter().map(JsonEvent::from).collect(),
+        truncated: found.truncated,
+        limit: found.limit,
+    };
     Ok(json_response(StatusCode::OK, &body))
 }
 

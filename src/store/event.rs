@@ -6,6 +6,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::timestamp::Timestamp;
 
+/// The most events a lookup answers with: enough for any one incident, few enough that an id
+/// logged by every record of a runaway client cannot make an answer arbitrarily large.
+pub const LOOKUP_LIMIT: usize = 10_000;
+
+/// What a lookup found: its events, oldest first, and whether more were stored than it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub events: Vec<StoredEvent>,
+    /// More events of the id are stored than `limit`; `events` holds the oldest `limit`.
+    pub truncated: bool,
+    pub limit: usize,
+}
+
 /// An event as a lookup shows it.
 #[derive(Debug, Clone, PartialEq, Row, Deserialize)]
 pub struct StoredEvent {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use clickhouse::{Client, Compression};
 
-pub use event::{JsonEvent, StoredEvent};
+pub use event::{JsonEvent, Lookup, StoredEvent, LOOKUP_LIMIT};
 pub use migrate::{statements as migration_statements, MigrationReport, MIGRATIONS};
 pub use observe::{NoObserver, SinkObserver};
 pub use queries::{code_label, Bucket, Count, Dimension, Filter, Range, CODE_LABEL_SQL, TOP_VALUES};
@@ -390,19 +390,30 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// Every stored event of one correlation id, oldest first.
-    pub async fn lookup(&self, id: CorrelationId) -> Result<Vec<StoredEvent>, StoreError> {
-        self.readers
-            .query(
+    /// The stored events of one correlation id, oldest first, at most [`LOOKUP_LIMIT`].
+    pub async fn lookup(&self, id: CorrelationId) -> Result<Lookup, StoreError> {
+        self.lookup_at_most(id, LOOKUP_LIMIT).await
+    }
+
+    /// The oldest `limit` stored events of one correlation id, and whether there are more.
+    pub async fn lookup_at_most(&self, id: CorrelationId, limit: usize) -> Result<Lookup, StoreError> {
+        // One row past the limit tells whether the answer stops short, without counting them all.
+        let mut events: Vec<StoredEvent> = self
+            .readers
+            .query(&format!(
                 // PREWHERE by hand: ClickHouse does not move a condition on the first key column
                 // there by itself, and without it every part reads a whole block of every column.
                 "SELECT ?fields FROM api_errors_by_correlation PREWHERE correlation_id = ? \
-                 ORDER BY event_time, event_millis, source, source_partition, source_offset LIMIT 10000",
-            )
+                 ORDER BY event_time, event_millis, source, source_partition, source_offset LIMIT {}",
+                limit.saturating_add(1)
+            ))
             .bind(id.to_string().as_str())
             .fetch_all()
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        let truncated = events.len() > limit;
+        events.truncate(limit);
+        Ok(Lookup { events, truncated, limit })
     }
 
     /// Drops every daily partition older than `days` days from every table that has them.

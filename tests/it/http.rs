@@ -89,6 +89,8 @@ fn lookups_answer_every_spelling_and_refuse_bad_ids() {
         assert_eq!(body["correlation_id"], id.to_string());
         let events = body["events"].as_array().unwrap();
         assert_eq!(events.len() as u64, expected, "{spelling}");
+        assert_eq!(body["truncated"], false, "{spelling}: {body}");
+        assert_eq!(body["limit"], 10_000, "{spelling}: {body}");
         assert!(events.iter().all(|event| event["correlation_id"] == id.to_string()));
     }
 

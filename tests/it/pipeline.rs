@@ -349,10 +349,11 @@ fn retention_is_applied_while_running() {
         shutdown_timeout: Duration::from_secs(30),
         retention: Some(Retention { days: 30, every: Duration::from_millis(200) }),
     };
-    let shutdown = errwatch::shutdown::Shutdown::new();
     let metrics = Arc::new(Metrics::default());
     let pipeline_runtime = runtime();
+    let count = |sql: &str| runtime().block_on(scalar::<u64>(&database.settings(), sql));
     let old_rows = "SELECT count() FROM api_errors WHERE event_date < today() - 30";
+    let recent_rows = "SELECT count() FROM api_errors WHERE event_date >= today() - 1";
     /// Raises the flag when dropped, also when a wait below fails: the scope joins the
     /// pipeline's thread before the failure is reported, and that thread stops on the flag.
     struct Stop<'a>(&'a errwatch::shutdown::Shutdown);
@@ -361,26 +362,38 @@ fn retention_is_applied_while_running() {
             self.0.raise();
         }
     }
-    std::thread::scope(|scope| {
-        let running = scope.spawn(|| pipeline::run(&pipeline_runtime, store, &settings, &metrics, &shutdown));
-        let stop = Stop(&shutdown);
-        // Records that arrive once it runs, one of them 40 days old: stored, then dropped.
+    // Runs the pipeline of `settings` until `wait` returns, then stops it.
+    let run_until = |settings: &PipelineSettings, wait: &dyn Fn()| {
+        let shutdown = errwatch::shutdown::Shutdown::new();
+        std::thread::scope(|scope| {
+            let store = store.clone();
+            let running = scope.spawn(|| pipeline::run(&pipeline_runtime, store, settings, &metrics, &shutdown));
+            let stop = Stop(&shutdown);
+            wait();
+            drop(stop);
+            running.join().unwrap().unwrap();
+        });
+    };
+
+    // Without retention, a 40-day-old record is stored like a recent one: the drop below is
+    // retention's doing, not a record turned away.
+    let keeping = PipelineSettings { retention: None, ..settings.clone() };
+    run_until(&keeping, &|| {
         let now = errwatch::timestamp::Timestamp::now().unix_millis() / 1000;
         let records: Vec<(i32, Vec<u8>)> = [40 * 86_400, 0]
             .iter()
             .map(|age| (0, format!(r#"{{"ts":{},"status":503}}"#, now - age).into_bytes()))
             .collect();
         cluster.produce(&cluster.producer(), "retention-logs", &records);
-        let stored = "SELECT count() FROM api_errors WHERE event_date >= today() - 1";
-        wait_until("the recent record to be stored", DEADLINE, || {
-            runtime().block_on(scalar::<u64>(&database.settings(), stored)) == 1
-        });
-        wait_until("the old record to be dropped", DEADLINE, || {
-            runtime().block_on(scalar::<u64>(&database.settings(), old_rows)) == 0
-        });
-        drop(stop);
-        running.join().unwrap().unwrap();
+        wait_until("both records to be stored", DEADLINE, || count(old_rows) == 1 && count(recent_rows) == 1);
     });
+    assert_eq!((count(old_rows), count(recent_rows)), (1, 1), "both stay stored without retention");
+
+    // With retention, running, the old one goes and the recent one stays.
+    run_until(&settings, &|| {
+        wait_until("the old record to be dropped", DEADLINE, || count(old_rows) == 0);
+    });
+    assert_eq!(count(recent_rows), 1, "the recent record is kept");
 }
 
 /// Brokers that cannot be reached make librdkafka report many times a second; errwatch says

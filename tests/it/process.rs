@@ -169,15 +169,16 @@ impl Errwatch {
     }
 
     /// Resident memory of the process, in KiB.
+    /// Panics when it cannot be read: a bound on memory must not pass on a figure never taken.
     pub fn resident_kib(&self) -> u64 {
-        let id = self.child.lock().unwrap().id();
-        let status = std::fs::read_to_string(format!("/proc/{id}/status")).unwrap_or_default();
+        let path = format!("/proc/{}/status", self.child.lock().unwrap().id());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {path}: {error}"));
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|value| value.split_whitespace().next())
             .and_then(|kib| kib.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or_else(|| panic!("no resident size (VmRSS) in {path}:\n{status}"))
     }
 
     /// How many log lines contain `text`.

@@ -9,7 +9,8 @@ use errwatch::extract::Unreadable;
 use errwatch::source::file::InputPath;
 use errwatch::source::Position;
 use errwatch::store::{
-    ErrorRow, InsertCompression, QuarantineRow, Settings, SinkSettings, Store, DEFAULT_RAW_CAP, MIGRATIONS,
+    ErrorRow, InsertCompression, QuarantineRow, Settings, SinkSettings, Store, DEFAULT_RAW_CAP, LOOKUP_LIMIT,
+    MIGRATIONS,
 };
 use errwatch::timestamp::Timestamp;
 use errwatch::{classify, Classification, CorrelationId, Limits};
@@ -193,15 +194,51 @@ fn lookup_finds_an_incident_under_every_spelling() {
     runtime().block_on(async {
         for spelling in [guid.to_owned(), guid.to_uppercase(), format!("{{{guid}}}"), guid.replace('-', "")] {
             let id = CorrelationId::parse(&spelling).unwrap();
-            let events = store.lookup(id).await.unwrap();
+            let found = store.lookup(id).await.unwrap();
+            assert!(!found.truncated, "{spelling}");
+            assert_eq!(found.limit, LOOKUP_LIMIT);
+            let events = found.events;
             let codes: Vec<&str> = events.iter().map(|event| event.code.as_str()).collect();
             assert_eq!(codes, ["TooManyRequests", "Forbidden"], "oldest first, for {spelling}");
             assert_eq!(events[1].api, "/api/machines/{id}/isolate");
             assert_eq!(events[1].timestamp().unwrap().to_string(), "2026-11-26T10:00:02.500Z");
         }
         let unknown = CorrelationId::parse("99999999-9999-4999-8999-999999999999").unwrap();
-        assert!(store.lookup(unknown).await.unwrap().is_empty());
+        let nothing = store.lookup(unknown).await.unwrap();
+        assert!(nothing.events.is_empty() && !nothing.truncated);
     });
+}
+
+#[test]
+fn a_lookup_says_when_it_stopped_at_its_limit() {
+    let database = TestDatabase::new("lookup_limit");
+    let store = runtime().block_on(database.migrated());
+    let guid = "c0ffee00-1234-4abc-8def-0123456789ab";
+    // Written newest first, so that the oldest ones shown prove the order, not the input's.
+    let lines: Vec<String> = (0..5)
+        .rev()
+        .map(|second| {
+            format!(
+                r#"{{"ts":"2026-11-26T10:00:0{second}Z","error":{{"code":"Code{second}","message":"m","target":"{guid}"}}}}"#
+            )
+        })
+        .collect();
+    let file = TempFile::new("lookup_limit.log", lines.join("\n").as_bytes());
+    ingest_file(&store, &file, 4096);
+    let id = CorrelationId::parse(guid).unwrap();
+
+    let check = |limit: usize, codes: &[&str], truncated: bool| {
+        let found = runtime().block_on(store.lookup_at_most(id, limit)).unwrap();
+        let shown: Vec<&str> = found.events.iter().map(|event| event.code.as_str()).collect();
+        assert_eq!(shown, codes, "limit {limit}");
+        assert_eq!(found.truncated, truncated, "limit {limit}");
+        assert_eq!(found.limit, limit);
+    };
+    check(1, &["Code0"], true);
+    check(3, &["Code0", "Code1", "Code2"], true);
+    check(4, &["Code0", "Code1", "Code2", "Code3"], true);
+    check(5, &["Code0", "Code1", "Code2", "Code3", "Code4"], false);
+    check(6, &["Code0", "Code1", "Code2", "Code3", "Code4"], false);
 }
 
 #[test]
