@@ -193,6 +193,12 @@ pub fn run(
         Ok::<(), DemoError>(())
     })?;
     drop(cluster);
+    // The pipeline has stored and committed all it read: what it counted is what ClickHouse
+    // holds, and the last thing a person (or a test) reads.
+    let counted = metrics.snapshot();
+    let errors: u64 = counted.errors_by_category.values().sum();
+    writeln!(out, "stopped: {} records read, {errors} errors stored", counted.records)?;
+    out.flush()?;
     Ok(())
 }
 

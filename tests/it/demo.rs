@@ -58,8 +58,23 @@ fn the_demo_stores_what_it_generates_and_says_where_to_look() {
     let summaries = printed.lock().unwrap().iter().filter(|line| line.contains("records/s |")).count();
     assert!(summaries >= 3, "a summary every 2 s: {:?}", printed.lock().unwrap());
 
+    // Its last line counts what it stored once everything read was flushed and committed:
+    // ClickHouse must hold exactly that, no row lost and none twice.
+    let last = printed.lock().unwrap().last().cloned().unwrap_or_default();
+    let counted: u64 = last
+        .strip_prefix("stopped: ")
+        .and_then(|rest| rest.split(" records read, ").nth(1))
+        .and_then(|rest| rest.strip_suffix(" errors stored"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("the last line says what was stored: {last:?}"));
+    assert!(counted as f64 >= errors, "the errors counted while running are among those stored");
     let stored: u64 = runtime().block_on(scalar(&database.settings(), "SELECT count() FROM api_errors"));
-    assert!(stored as f64 >= errors, "ClickHouse holds the {errors} errors counted: {stored}");
+    assert_eq!(stored, counted, "ClickHouse holds exactly the errors the demo counted");
+    let positions: u64 = runtime().block_on(scalar(
+        &database.settings(),
+        "SELECT count() FROM (SELECT DISTINCT source, source_partition, source_offset FROM api_errors)",
+    ));
+    assert_eq!(positions, stored, "no position stored twice");
     let lookup = Command::new(env!("CARGO_BIN_EXE_errwatch"))
         .args(["lookup", &id, "--json"])
         .env("ERRWATCH_CLICKHOUSE_URL", crate::clickhouse::url())
