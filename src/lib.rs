@@ -40,6 +40,7 @@ pub mod generate;
 pub mod codes;
 pub mod guid;
 pub mod json;
+pub mod pace;
 pub mod timestamp;
 pub mod byte_search;
 

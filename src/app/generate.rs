@@ -102,7 +102,7 @@ pub fn command(settings: &GenerateSettings) -> anyhow::Result<()> {
         records = summary.records,
         errors = summary.errors,
         seconds = format!("{seconds:.1}"),
-        records_per_second = (summary.records as f64 / seconds.max(1e-3)) as u64,
+        records_per_second = super::per_second(summary.records, seconds),
         "generated"
     );
     Ok(())

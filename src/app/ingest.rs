@@ -137,7 +137,7 @@ pub fn command(
         errors_stored = summary.errors_stored,
         quarantined = summary.quarantined,
         seconds = format!("{elapsed:.1}"),
-        records_per_second = (summary.records as f64 / elapsed.max(1e-3)) as u64,
+        records_per_second = super::per_second(summary.records, elapsed),
         "ingest finished"
     );
     Ok(())

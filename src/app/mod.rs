@@ -27,6 +27,7 @@ use tracing::{info, warn};
 
 use crate::http::{self, Access};
 use crate::metrics::Metrics;
+use crate::pace::{Backoff, Quieter};
 use crate::shutdown::Shutdown;
 use crate::store::{Store, StoreError};
 
@@ -92,6 +93,11 @@ pub fn explain(error: &anyhow::Error) -> String {
         ),
         _ => message,
     }
+}
+
+/// A rate for the summary a command logs at its end; a run too short to time is not infinite.
+fn per_second(count: u64, seconds: f64) -> u64 {
+    (count as f64 / seconds.max(1e-3)) as u64
 }
 
 /// A reader that stopped early (`| head`) is not an error.
@@ -220,7 +226,8 @@ struct Retrying {
     started: Instant,
     limit: Option<Duration>,
     failures: u32,
-    logged: Option<Instant>,
+    backoff: Backoff,
+    log: Quieter,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -236,26 +243,22 @@ impl Retrying {
             WaitForClickHouse::AtMost(limit) => Some(limit),
             WaitForClickHouse::Forever => None,
         };
-        Retrying { started, limit, failures: 0, logged: None }
+        let backoff = Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
+        Retrying { started, limit, failures: 0, backoff, log: Quieter::new(LOG_EVERY) }
     }
 
     /// An attempt failed at `now`.
     fn failed(&mut self, now: Instant) -> Next {
         self.failures = self.failures.saturating_add(1);
         let waited = now.saturating_duration_since(self.started);
-        let doubled = FIRST_PAUSE.saturating_mul(1 << self.failures.saturating_sub(1).min(16));
-        let mut pause = doubled.min(LONGEST_PAUSE);
+        let mut pause = self.backoff.next_pause();
         if let Some(limit) = self.limit {
             let Some(left) = limit.checked_sub(waited).filter(|left| !left.is_zero()) else {
                 return Next::GiveUp { waited };
             };
             pause = pause.min(left);
         }
-        let log = self.logged.is_none_or(|logged| now.saturating_duration_since(logged) >= LOG_EVERY);
-        if log {
-            self.logged = Some(now);
-        }
-        Next::Retry { pause, log }
+        Next::Retry { pause, log: self.log.due(now).is_some() }
     }
 }
 

@@ -144,10 +144,8 @@ fn effective_config(subcommand: &clap::Command, matches: &clap::ArgMatches, file
         out.push_str(&line);
         out.push('\n');
     }
-    let from_flags = matches.get_raw("kafka_options").into_iter().flatten().filter_map(|option| {
-        let (key, value) = option.to_str()?.split_once('=')?;
-        Some((key.trim().to_owned(), value.to_owned()))
-    });
+    // As `--kafka-option` parsed them.
+    let from_flags = matches.get_many::<(String, String)>("kafka_options").into_iter().flatten().cloned();
     // librdkafka takes the last value of a setting; a table holds each once.
     let mut kafka: BTreeMap<String, String> = BTreeMap::new();
     for (key, value) in file_kafka.iter().cloned().chain(from_flags) {

@@ -13,8 +13,9 @@ use super::{Item, PipelineError, PipelineSettings};
 use crate::classify::{classify, Classification};
 use crate::extract::Limits;
 use crate::metrics::Metrics;
+use crate::pace::Quieter;
 use crate::shutdown::Shutdown;
-use crate::source::kafka::{KafkaRecord, KafkaSource, Quieter};
+use crate::source::kafka::{KafkaRecord, KafkaSource, WARNING_EVERY};
 use crate::source::Position;
 use crate::store::StoreError;
 use crate::timestamp::Timestamp;
@@ -37,7 +38,7 @@ pub(super) fn consume(
     let mut paused = false;
     let mut lag_report = LagReport::new(Instant::now());
     let mut handed_over = Instant::now();
-    let mut kafka_warnings = Quieter::new();
+    let mut kafka_warnings = Quieter::new(WARNING_EVERY);
     while !shutdown.is_raised() {
         if let Some(catching_up) = lag_report.tick(Instant::now(), || Timestamp::now().unix_millis()) {
             metrics.set_lags(&source.lags(), catching_up);

@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 
 use super::{merge, Item, PipelineError};
 use crate::metrics::Metrics;
+use crate::pace::Backoff;
 use crate::source::kafka::{Partition, Rebalancing};
 use crate::source::Position;
 use crate::store::{Store, StoreError, StoredPositions, Watermarks};
@@ -222,15 +223,14 @@ impl Feeder {
 impl Rebalancing for Feeder {
     fn assigned(&self, partitions: &[Partition]) {
         for (topic, partition) in partitions {
-            let mut delay = self.watermarks_retry;
+            let mut backoff = Backoff::new(self.watermarks_retry, WATERMARKS_RETRY_MAX);
             // Without knowing what ClickHouse holds, rereading could store records twice: wait.
             let stored = loop {
                 match self.runtime.block_on(self.watermark_reader.watermarks(topic, *partition)) {
                     Ok(stored) => break stored,
                     Err(error) => {
                         warn!(topic, partition, %error, "cannot read what ClickHouse holds for the partition, retrying");
-                        std::thread::sleep(delay);
-                        delay = (delay * 2).min(WATERMARKS_RETRY_MAX);
+                        std::thread::sleep(backoff.next_pause());
                     }
                 }
             };

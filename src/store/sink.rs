@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use super::observe::{NoObserver, SinkObserver};
 use super::rows::{Encoded, ErrorRow, QuarantineRow};
 use super::{Span, Store, StoreError, Table};
+use crate::pace::Backoff;
 use crate::source::Position;
 use crate::timestamp::Timestamp;
 
@@ -262,7 +263,7 @@ async fn store_pending<T: Table, S: SinkStore>(
     // Shared by the attempts, not copied for each.
     let encoded = Bytes::from(std::mem::take(&mut pending.encoded));
     let Attempts { settings, jitter, observer } = attempts;
-    let mut backoff = settings.initial_backoff;
+    let mut backoff = Backoff::new(settings.initial_backoff, settings.max_backoff);
     let mut attempt = 1u32;
     // Set when a connection broke mid-insert: the server may have committed it. Until a query
     // says whether it did, nothing is inserted again.
@@ -298,10 +299,9 @@ async fn store_pending<T: Table, S: SinkStore>(
             return Err(error);
         }
         maybe_stored |= matches!(error, StoreError::Unreachable { .. });
-        let delay = jitter.spread(backoff);
+        let delay = jitter.spread(backoff.next_pause());
         warn!(table = T::TABLE, attempt, rows = pending.rows, %error, retry_in_ms = delay.as_millis() as u64, "insert failed, will retry");
         tokio::time::sleep(delay).await;
-        backoff = (backoff * 2).min(settings.max_backoff);
         attempt += 1;
     }
     *pending = Pending::default();

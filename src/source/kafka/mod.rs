@@ -25,6 +25,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use tracing::warn;
 
+use crate::pace::Quieter;
+
 /// How to reach the brokers and which records to read.
 #[derive(Clone)]
 pub struct KafkaSettings {
@@ -114,63 +116,17 @@ impl ClientLog {
         let mut paces = self.paces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match paces.get_mut(facility) {
             Some(pace) => pace.due(now),
-            None => paces.entry(facility.to_owned()).or_default().due(now),
+            None => paces.entry(facility.to_owned()).or_insert_with(|| Quieter::new(WARNING_EVERY)).due(now),
         }
     }
 }
 
-/// At most one log line a period, and how many were held back meanwhile: for failures that
-/// repeat many times a second while they last.
-#[derive(Debug, Default)]
-pub struct Quieter {
-    last: Option<Instant>,
-    held_back: u64,
-}
-
-impl Quieter {
-    pub const EVERY: Duration = Duration::from_secs(10);
-
-    pub fn new() -> Quieter {
-        Quieter::default()
-    }
-
-    /// Whether a line at `now` goes out, with how many were held back since the last one
-    /// that did; none while the period since that one runs.
-    pub fn due(&mut self, now: Instant) -> Option<u64> {
-        if self.last.is_some_and(|last| now.saturating_duration_since(last) < Self::EVERY) {
-            self.held_back += 1;
-            return None;
-        }
-        let held_back = self.held_back;
-        self.last = Some(now);
-        self.held_back = 0;
-        Some(held_back)
-    }
-}
+/// How often a kind of Kafka warning goes out, at most, while it repeats.
+pub const WARNING_EVERY: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_line_goes_out_once_a_period_counting_the_ones_held_back() {
-        let start = Instant::now();
-        let mut quieter = Quieter::new();
-        let after = |millis: u64| start + Duration::from_millis(millis);
-        let every = u64::try_from(Quieter::EVERY.as_millis()).unwrap_or_default();
-        let steps = [
-            (0, Some(0)),
-            (1, None),
-            (every - 1, None),
-            (every, Some(2)),
-            (every + 5, None),
-            (3 * every, Some(1)),
-            (4 * every, Some(0)),
-        ];
-        for (millis, expected) in steps {
-            assert_eq!(quieter.due(after(millis)), expected, "at {millis} ms");
-        }
-    }
 
     #[test]
     fn the_client_log_paces_each_facility_apart() {
